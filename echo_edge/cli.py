@@ -1,0 +1,107 @@
+"""`echo-edge`: one entry point, one subcommand per job.
+
+Heavy imports (torch, exporters) happen inside the subcommands so that the torch-free ones
+start fast on a device. Errors reach the user as one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class CLIError(Exception):
+    """A user-facing failure: printed as one line, exit status 1."""
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from echo_edge.checkpoint import checkpoint_sha256, load_checkpoint
+
+    model, trained = load_checkpoint(args.checkpoint)
+    cfg = model.config
+    info = {
+        "checkpoint": args.checkpoint or "shipped default",
+        "trained": trained,
+        "sha256": checkpoint_sha256(args.checkpoint),
+        "parameters": model.num_parameters(),
+        "config": cfg.to_dict(),
+        "seed_features": cfg.seed_features(),
+        "learned": model.learned_report(),
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"checkpoint   {info['checkpoint']}{'' if trained else '  (UNTRAINED: random init)'}")
+    print(f"parameters   {info['parameters']:,}")
+    print(
+        f"dimensions   d_model={cfg.d_model} heads={cfg.n_heads} "
+        f"encoder={cfg.encoder_layers} decoder={cfg.decoder_layers} vocab={cfg.vocab_size}"
+    )
+    print("seed features")
+    for k, v in info["seed_features"].items():
+        print(f"  {k:18s} {v}")
+    print("learned       " + json.dumps(info["learned"]))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from echo_edge.demo import run_demo
+
+    return run_demo(args)
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from echo_edge.synth import run_synth
+
+    return run_synth(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="echo-edge", description="Echo speech recogniser: train, export, run.", formatter_class=fmt
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("info", help="print a model's config, size and seed features", formatter_class=fmt)
+    p.add_argument("checkpoint", nargs="?", help="checkpoint directory (default: shipped model)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("demo", help="transcribe synthesised speech with the default model", formatter_class=fmt)
+    p.add_argument("--checkpoint", help="checkpoint directory (default: shipped model)")
+    p.set_defaults(func=cmd_demo)
+
+    data = sub.add_parser("data", help="datasets").add_subparsers(dest="data_command", required=True)
+    p = data.add_parser("synth", help="synthesise a speech corpus", formatter_class=fmt)
+    from echo_edge.synth import add_synth_args
+
+    add_synth_args(p)
+    p.set_defaults(func=cmd_synth)
+    return parser
+
+
+def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a subcommand; known failures become one line on stderr."""
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, FileNotFoundError, ValueError, RuntimeError, OSError) as e:
+        print(f"echo-edge: error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run(args.func, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

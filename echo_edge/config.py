@@ -1,0 +1,130 @@
+"""EchoConfig: every dimension and switch of the Echo model, saved next to its weights.
+
+Torch-free so that bundles and the runtime can read it. Rebuild with `EchoConfig(**json)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from echo_edge import constants as C
+
+FEATURES = ("spectrogram", "waveform", "pitch")
+SCORES = ("dot", "cosine", "blend")
+PAD_MASKS = ("hard", "soft")
+
+
+@dataclass(frozen=True)
+class EchoConfig:
+    # Sizes.
+    vocab_size: int = 32  # char tokenizer: 4 specials + space + apostrophe + a-z
+    d_model: int = 192
+    n_heads: int = 4
+    encoder_layers: int = 4
+    decoder_layers: int = 3
+    mlp_ratio: int = 4
+    dropout: float = 0.0
+    # Feature streams fused by a learnable softmax blend (seed idea 1).
+    features: tuple[str, ...] = ("spectrogram", "waveform")
+    # Soft silence masking (seed idea 2): silent keys' weights scaled by silence_scale;
+    # 1.0 switches it off. pad_mask "soft" applies the same scale to padding (a seed variant).
+    silence_scale: float = 1e-3
+    pad_mask: str = "hard"
+    # Attention score (seed idea 3).
+    score: str = "dot"
+    # Rotary positions (seed idea 4); the pitch terms start at zero and are learned.
+    rope_base: float = 10000.0
+    learned_freq: bool = False
+    pitch_theta: bool = False  # pitch-modulated phase accumulation (gamma)
+    pitch_radius: bool = False  # variable radius exp(rho * z) (rho)
+    pitch_bias: bool = False  # pitch-similarity bias lambda * exp(-|z_i - z_j|)
+    betweenness: bool = False  # bRoPE offsets beta * (btw - 0.5)
+    betweenness_dim: int = 16
+    # Decoder.
+    cross_gate: bool = True  # learnable gate on the cross-attention residual (seed's blend)
+    max_target_len: int = 256  # decoder positions, also the size of the exported self cache
+    max_tokens_per_second: float = 30.0  # loop guard for greedy decoding
+    # Frontend settings (kept with the weights: the model was trained on them).
+    f0_min: float = C.F0_MIN
+    f0_max: float = C.F0_MAX
+    silence_dbfs: float = C.SILENCE_DBFS
+    extra: dict = field(default_factory=dict)  # free-form notes (training data, run id)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", tuple(self.features))
+        bad = [f for f in self.features if f not in FEATURES]
+        if bad or not self.features:
+            raise ValueError(f"features must be a non-empty subset of {FEATURES}, got {self.features}")
+        if self.score not in SCORES:
+            raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
+        if self.pad_mask not in PAD_MASKS:
+            raise ValueError(f"pad_mask must be one of {PAD_MASKS}, got {self.pad_mask!r}")
+        if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
+            raise ValueError("d_model / n_heads must be an even integer (rotary pairs)")
+        if not 0.0 < self.silence_scale <= 1.0:
+            raise ValueError("silence_scale must be in (0, 1]")
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+    @property
+    def pitch_rotary(self) -> bool:
+        return self.pitch_theta or self.pitch_radius or self.pitch_bias
+
+    def seed_features(self) -> dict[str, object]:
+        """Which of the seed papers' ideas this config switches on."""
+        return {
+            "streams": list(self.features),
+            "learnable_blend": len(self.features) > 1,
+            "soft_silence_mask": self.silence_scale < 1.0,
+            "silence_scale": self.silence_scale,
+            "pad_mask": self.pad_mask,
+            "score": self.score,
+            "learned_freq": self.learned_freq,
+            "pitch_theta": self.pitch_theta,
+            "pitch_radius": self.pitch_radius,
+            "pitch_bias": self.pitch_bias,
+            "betweenness": self.betweenness,
+            "cross_gate": self.cross_gate,
+        }
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["features"] = list(self.features)
+        return d
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> EchoConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown EchoConfig fields: {unknown}")
+        return cls(**d)
+
+    @classmethod
+    def load(cls, path: str | Path) -> EchoConfig:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+PRESETS: dict[str, EchoConfig] = {
+    # Edge default, ~4 M parameters.
+    "tiny": EchoConfig(),
+    # ~20 M parameters.
+    "small": EchoConfig(d_model=384, n_heads=6, encoder_layers=6, decoder_layers=4),
+    # The seed papers' size: 512 dims, 4 heads, 4 + 4 layers.
+    "seed": EchoConfig(d_model=512, n_heads=4, encoder_layers=4, decoder_layers=4),
+}
+
+
+def preset(name: str, **overrides: object) -> EchoConfig:
+    """A preset with fields replaced, e.g. preset("tiny", score="blend")."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
+    return dataclasses.replace(PRESETS[name], **overrides)

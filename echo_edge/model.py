@@ -1,0 +1,173 @@
+"""Echo: the reference encoder-decoder recogniser (frontend + encoder + decoder).
+
+HF-style interface (`forward(input_values, attention_mask, labels, decoder_input_ids)`,
+`generate`, `save_pretrained` / `from_pretrained`) without importing transformers; the
+Trainer wrapper lives in echo_edge.hf.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn import functional as F
+
+from echo_edge import constants as C
+from echo_edge.config import EchoConfig
+from echo_edge.decoder import Decoder
+from echo_edge.decoding import DecodingOptions, greedy_decode, seconds_of, token_budget
+from echo_edge.encoder import Encoder
+from echo_edge.frontend import Frontend
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+IGNORE_INDEX = -100
+
+
+@dataclass
+class Features:
+    """The frontend's streams for a batch, on the 100 Hz frame grid."""
+
+    mel: torch.Tensor  # (B, 80, T)
+    pitch: torch.Tensor  # (B, 3, T)
+    silence: torch.Tensor  # (B, T) 1.0 where silent
+    wave: torch.Tensor  # (B, T*HOP) zero-padded waveform
+    frame_mask: torch.Tensor  # (B, T) 1.0 on real frames, 0.0 on padding
+
+
+def shift_right(labels: torch.Tensor) -> torch.Tensor:
+    """Labels (B, L) with -100 -> decoder inputs (B, L): bos, then labels[:-1], pads for -100."""
+    tokens = labels.masked_fill(labels == IGNORE_INDEX, C.PAD_ID)
+    bos = torch.full_like(tokens[:, :1], C.BOS_ID)
+    return torch.cat([bos, tokens[:, :-1]], dim=1)
+
+
+class Echo(nn.Module):
+    def __init__(self, config: EchoConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.frontend = Frontend(
+            f0_min=config.f0_min, f0_max=config.f0_max, silence_dbfs=config.silence_dbfs
+        )
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config)
+
+    # --- the three exported pieces -------------------------------------------------------
+    def features(
+        self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> Features:
+        """Waveform (B, N) in [-1, 1] (+ sample mask (B, N)) -> the frontend's streams."""
+        mel, pitch, _energy, silence = self.frontend(input_values)
+        frames = mel.shape[-1]
+        wave = F.pad(input_values, (0, frames * C.HOP - input_values.shape[1]))  # (B, T*HOP)
+        if attention_mask is None:
+            frame_mask = torch.ones_like(silence)
+        else:
+            valid = 1 + attention_mask.long().sum(-1) // C.HOP  # (B,) frames per item
+            frame_mask = (torch.arange(frames, device=mel.device)[None] < valid[:, None]).float()
+        return Features(mel, pitch, silence, wave, frame_mask)
+
+    def encode(
+        self,
+        mel: torch.Tensor,
+        pitch: torch.Tensor,
+        silence: torch.Tensor,
+        wave: torch.Tensor,
+        frame_mask: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Features -> per-layer cross K, V (layers, B, H, S, Dh) and cross bias (B, S)."""
+        states, key_bias = self.encoder(mel, pitch, silence, wave, frame_mask)
+        cross_k, cross_v = self.decoder.cross_kv(states)
+        return cross_k, cross_v, key_bias
+
+    def decode_step(self, *args: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """See Decoder.decode_step: (tokens, offset, self_k, self_v, cross_k, cross_v, cross_bias)."""
+        return self.decoder.decode_step(*args)
+
+    # --- HF-style interface ---------------------------------------------------------------
+    def encode_audio(
+        self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        f = self.features(input_values, attention_mask)
+        return self.encode(f.mel, f.pitch, f.silence, f.wave, f.frame_mask)
+
+    def forward(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        decoder_input_ids: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Teacher-forced pass: one decode_step over the whole sequence at offset 0."""
+        if decoder_input_ids is None:
+            if labels is None:
+                raise ValueError("forward needs labels or decoder_input_ids")
+            decoder_input_ids = shift_right(labels)
+        cross_k, cross_v, cross_bias = self.encode_audio(input_values, attention_mask)
+        batch, length = decoder_input_ids.shape
+        self_k, self_v = self.decoder.empty_cache(batch, length, device=input_values.device)
+        offset = torch.zeros((), dtype=torch.long, device=input_values.device)
+        logits, _, _ = self.decoder.decode_step(
+            decoder_input_ids, offset, self_k, self_v, cross_k, cross_v, cross_bias
+        )
+        out = {"logits": logits}
+        if labels is not None:
+            out["loss"] = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]).float(),
+                labels.reshape(-1),
+                ignore_index=IGNORE_INDEX,
+            )
+        return out
+
+    @torch.no_grad()
+    def generate(
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        options: DecodingOptions | None = None,
+    ) -> torch.Tensor:
+        """Greedy transcription -> (B, L) ids: bos, text, eos, pads."""
+        options = options or DecodingOptions()
+        cross_k, cross_v, cross_bias = self.encode_audio(input_values, attention_mask)
+        if attention_mask is None:
+            samples = torch.full((input_values.shape[0],), input_values.shape[1])
+        else:
+            samples = attention_mask.long().sum(-1)
+        caps = token_budget(seconds_of(samples).to(input_values.device), options, self.decoder)
+        return greedy_decode(self.decoder, cross_k, cross_v, cross_bias, caps)
+
+    # --- reporting and persistence --------------------------------------------------------
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def learned_report(self) -> dict[str, object]:
+        """The learnable seed parameters: stream blend, pitch terms, score, cross gates."""
+        report: dict[str, object] = {"blend": self.encoder.blend.report()}
+        report["pitch"] = self.encoder.positions.report()
+        scores = [b.attn.score.report() for b in self.encoder.blocks]
+        if any(scores):
+            report["encoder_score"] = scores
+        report.update(self.decoder.report())
+        return report
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.config.save(directory / CONFIG_NAME)
+        state = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS_NAME), metadata={"format": "pt"})
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str = "cpu") -> Echo:
+        directory = Path(directory)
+        config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
+        for p in (config_path, weights_path):
+            if not p.is_file():
+                raise FileNotFoundError(f"checkpoint {directory} has no {p.name}")
+        model = cls(EchoConfig.load(config_path))
+        model.load_state_dict(load_file(str(weights_path), device=device), strict=True)
+        return model.eval()

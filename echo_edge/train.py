@@ -1,0 +1,215 @@
+"""`echo-edge train`: Echo on Hugging Face Seq2SeqTrainer.
+
+Trainer gives checkpoints, resume, bf16 on CUDA, and DDP/FSDP under torchrun or accelerate:
+    torchrun --nproc_per_node 4 -m echo_edge.cli train --train data/train.jsonl ...
+Evaluation decodes greedily (predict_with_generate) for WER/CER and also scores the
+teacher-forced logits for the seeds' token accuracy / precision / recall / F1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
+from transformers.trainer_pt_utils import LengthGroupedSampler
+
+from echo_edge.config import FEATURES, SCORES, preset
+from echo_edge.data import SpeechCollator, SpeechDataset, read_manifest
+from echo_edge.decoding import strip_special
+from echo_edge.hf import EchoForSpeechSeq2Seq, EchoHFConfig
+from echo_edge.metrics import TokenStats, char_error_rate, word_error_rate
+from echo_edge.model import Echo
+from echo_edge.tokenizer import EchoTokenizer, default_tokenizer
+
+
+class EchoTrainer(Seq2SeqTrainer):
+    """Seq2SeqTrainer + length-grouped batches from manifest durations + token metrics."""
+
+    def __init__(self, *args: object, token_stats: TokenStats, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.token_stats = token_stats
+
+    def _get_train_sampler(self, train_dataset=None):  # noqa: ANN001, ANN202
+        ds = train_dataset if train_dataset is not None else self.train_dataset
+        lengths = getattr(ds, "lengths", None)
+        if lengths is None or self.args.world_size > 1:
+            return super()._get_train_sampler(train_dataset)
+        batch = self.args.per_device_train_batch_size * self.args.gradient_accumulation_steps
+        return LengthGroupedSampler(batch, lengths=lengths)
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None, **kw):  # noqa: ANN001, ANN201
+        out = super().prediction_step(model, inputs, prediction_loss_only, ignore_keys, **kw)
+        if not prediction_loss_only and "labels" in inputs:
+            with torch.no_grad():
+                inputs = self._prepare_inputs(inputs)
+                logits = model(**inputs)["logits"]
+            self.token_stats.update(
+                logits.argmax(-1).cpu().numpy(), inputs["labels"].cpu().numpy()
+            )
+        return out
+
+
+class LearnedParamsCallback(TrainerCallback):
+    """Adds the learned blend / pitch / score / gate values to every log line."""
+
+    def on_log(self, args, state, control, model=None, logs=None, **kw):  # noqa: ANN001, ANN201
+        if model is not None and logs is not None:
+            echo = getattr(model, "echo", None) or getattr(getattr(model, "module", None), "echo", None)
+            if echo is not None:
+                for key, value in flatten(echo.learned_report()).items():
+                    logs[f"learned/{key}"] = round(value, 5)
+
+
+def flatten(report: dict, prefix: str = "") -> dict[str, float]:
+    flat: dict[str, float] = {}
+    for k, v in report.items():
+        name = f"{prefix}{k}"
+        if isinstance(v, dict):
+            flat.update(flatten(v, name + "."))
+        elif isinstance(v, list):
+            for i, item in enumerate(v):
+                flat.update(flatten(item, f"{name}.{i}."))
+        else:
+            flat[name] = float(v)
+    return flat
+
+
+def make_compute_metrics(tokenizer: EchoTokenizer, token_stats: TokenStats):  # noqa: ANN201
+    def compute_metrics(pred) -> dict[str, float]:  # noqa: ANN001
+        generated, labels = pred.predictions, pred.label_ids
+        if isinstance(generated, tuple):
+            generated = generated[0]
+        hyps = [tokenizer.decode(strip_special(row.tolist())) for row in generated]
+        refs = [tokenizer.decode([t for t in row.tolist() if t >= 0]) for row in labels]
+        metrics = {"wer": word_error_rate(refs, hyps), "cer": char_error_rate(refs, hyps)}
+        metrics.update(token_stats.summary())
+        token_stats.reset()
+        return metrics
+
+    return compute_metrics
+
+
+def config_from_args(args: argparse.Namespace, vocab_size: int):  # -> EchoConfig
+    overrides = dict(
+        vocab_size=vocab_size,
+        features=tuple(args.features),
+        score=args.score,
+        silence_scale=args.silence_scale,
+        pad_mask=args.pad_mask,
+        pitch_theta=args.pitch_theta,
+        pitch_radius=args.pitch_radius,
+        pitch_bias=args.pitch_bias,
+        betweenness=args.betweenness,
+        learned_freq=args.learned_freq,
+        cross_gate=not args.no_cross_gate,
+    )
+    return preset(args.preset, **overrides)
+
+
+def add_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--train", required=True, help="training manifest (JSONL)")
+    p.add_argument("--dev", help="evaluation manifest (JSONL)")
+    p.add_argument("--out", default="runs/echo", help="output directory")
+    p.add_argument("--preset", default="tiny", choices=["tiny", "small", "seed"])
+    p.add_argument("--init", help="start from this checkpoint instead of a fresh preset")
+    p.add_argument("--features", nargs="+", default=["spectrogram", "waveform"], choices=FEATURES)
+    p.add_argument("--score", default="dot", choices=SCORES)
+    p.add_argument("--silence-scale", type=float, default=1e-3, help="ε for silent keys; 1 = off")
+    p.add_argument("--pad-mask", default="hard", choices=["hard", "soft"])
+    p.add_argument("--pitch-theta", action="store_true", help="pitch-modulated rotary phase")
+    p.add_argument("--pitch-radius", action="store_true", help="pitch rotary radius")
+    p.add_argument("--pitch-bias", action="store_true", help="pitch-similarity attention bias")
+    p.add_argument("--betweenness", action="store_true", help="bRoPE betweenness offsets")
+    p.add_argument("--learned-freq", action="store_true", help="learn rotary frequencies")
+    p.add_argument("--no-cross-gate", action="store_true", help="no gate on cross-attention")
+    p.add_argument("--pad-to-seconds", type=float, help="pad/truncate every batch (seeds: 30)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--warmup-steps", type=int, default=300)
+    p.add_argument("--epochs", type=float, default=10.0)
+    p.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs when > 0")
+    p.add_argument("--max-seconds", type=float, default=12.0, help="skip longer utterances")
+    p.add_argument("--eval-steps", type=int, default=500)
+    p.add_argument("--max-eval", type=int, default=200, help="dev utterances per evaluation")
+    p.add_argument("--workers", type=int, default=2, help="data loader workers")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="resume from the last checkpoint in --out")
+
+
+def build_trainer(args: argparse.Namespace) -> EchoTrainer:
+    tokenizer = default_tokenizer()
+    train_rows = read_manifest(args.train)
+    dev_rows = read_manifest(args.dev)[: args.max_eval] if args.dev else []
+    if args.init:
+        base = Echo.from_pretrained(args.init)
+        model = EchoForSpeechSeq2Seq.from_echo(base)
+    else:
+        torch.manual_seed(args.seed)
+        cfg = config_from_args(args, tokenizer.vocab_size)
+        model = EchoForSpeechSeq2Seq(EchoHFConfig(echo=cfg.to_dict()))
+    train_ds = SpeechDataset(train_rows, tokenizer, max_seconds=args.max_seconds)
+    dev_ds = SpeechDataset(dev_rows, tokenizer) if dev_rows else None
+    cuda = torch.cuda.is_available()
+    targs = Seq2SeqTrainingArguments(
+        output_dir=args.out,
+        per_device_train_batch_size=args.batch_size,
+        per_device_eval_batch_size=args.batch_size,
+        learning_rate=args.lr,
+        lr_scheduler_type="cosine",
+        warmup_steps=args.warmup_steps,
+        weight_decay=0.01,
+        num_train_epochs=args.epochs,
+        max_steps=args.max_steps,
+        logging_steps=max(1, min(50, args.eval_steps // 5)),
+        eval_strategy="steps" if dev_ds is not None else "no",
+        eval_steps=args.eval_steps,
+        save_steps=args.eval_steps,
+        save_total_limit=2,
+        predict_with_generate=True,
+        bf16=cuda and torch.cuda.is_bf16_supported(),
+        dataloader_num_workers=args.workers,
+        remove_unused_columns=False,
+        report_to=[],
+        seed=args.seed,
+        optim="adamw_torch",
+    )
+    stats = TokenStats(tokenizer.vocab_size)
+    return EchoTrainer(
+        model=model,
+        args=targs,
+        train_dataset=train_ds,
+        eval_dataset=dev_ds,
+        data_collator=SpeechCollator(pad_to_seconds=args.pad_to_seconds),
+        compute_metrics=make_compute_metrics(tokenizer, stats),
+        callbacks=[LearnedParamsCallback()],
+        token_stats=stats,
+    )
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Train, then save the final model as a plain Echo checkpoint in OUT/final."""
+    start = time.time()
+    trainer = build_trainer(args)
+    trainer.train(resume_from_checkpoint=True if args.resume else None)
+    final = Path(args.out) / "final"
+    model: EchoForSpeechSeq2Seq = trainer.model
+    model.save_echo(final)
+    summary = {
+        "train_seconds": round(time.time() - start, 1),
+        "parameters": model.echo.num_parameters(),
+        "learned": model.echo.learned_report(),
+        "args": {k: v for k, v in vars(args).items() if k != "func"},
+    }
+    if trainer.eval_dataset is not None:
+        summary["eval"] = trainer.evaluate()
+    (final / "train_summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    print(json.dumps({k: summary[k] for k in ("train_seconds", "parameters", "learned")}))
+    if "eval" in summary:
+        print(json.dumps(summary["eval"]))
+    print(f"saved {final}")
+    return 0
+

@@ -1,0 +1,31 @@
+"""Shared fixtures: a tiny random Echo config and speech-like test signals."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from echo_edge import constants as C
+from echo_edge.config import EchoConfig
+
+TINY = dict(d_model=32, n_heads=2, encoder_layers=2, decoder_layers=2, vocab_size=32)
+
+
+def tiny_config(**overrides: object) -> EchoConfig:
+    """A random-config model small enough for millisecond unit tests."""
+    return EchoConfig(**{**TINY, "max_target_len": 48, **overrides})
+
+
+def harmonic(seconds: float, f0: float = 150.0, seed: int = 0, gaps: bool = True) -> np.ndarray:
+    """A voiced, speech-like test signal: harmonics of f0 with silent gaps, float32."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * C.SAMPLE_RATE)) / C.SAMPLE_RATE
+    x = sum(0.3 / k * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 6)) for k in range(1, 6))
+    if gaps:
+        x[(t % 0.5) > 0.35] = 0.0  # 150 ms of digital silence every 500 ms
+    return x.astype(np.float32)
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
