@@ -61,28 +61,49 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return run_synth(args)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from echo_edge.train import run_train
+
+    return run_train(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="echo-edge", description="Echo speech recogniser: train, export, run.", formatter_class=fmt
+        prog="echo-edge",
+        description="Echo speech recogniser: train, export, run.",
+        formatter_class=fmt,
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("info", help="print a model's config, size and seed features", formatter_class=fmt)
+    p = sub.add_parser(
+        "info", help="print a model's config, size and seed features", formatter_class=fmt
+    )
     p.add_argument("checkpoint", nargs="?", help="checkpoint directory (default: shipped model)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("demo", help="transcribe synthesised speech with the default model", formatter_class=fmt)
+    p = sub.add_parser(
+        "demo", help="transcribe synthesised speech with the default model", formatter_class=fmt
+    )
     p.add_argument("--checkpoint", help="checkpoint directory (default: shipped model)")
     p.set_defaults(func=cmd_demo)
 
-    data = sub.add_parser("data", help="datasets").add_subparsers(dest="data_command", required=True)
+    data = sub.add_parser("data", help="datasets").add_subparsers(
+        dest="data_command", required=True
+    )
     p = data.add_parser("synth", help="synthesise a speech corpus", formatter_class=fmt)
     from echo_edge.synth import add_synth_args
+    from echo_edge.train_args import add_train_args
 
     add_synth_args(p)
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser(
+        "train", help="train Echo with Hugging Face Seq2SeqTrainer", formatter_class=fmt
+    )
+    add_train_args(p)
+    p.set_defaults(func=cmd_train)
     return parser
 
 

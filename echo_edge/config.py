@@ -57,7 +57,9 @@ class EchoConfig:
         object.__setattr__(self, "features", tuple(self.features))
         bad = [f for f in self.features if f not in FEATURES]
         if bad or not self.features:
-            raise ValueError(f"features must be a non-empty subset of {FEATURES}, got {self.features}")
+            raise ValueError(
+                f"features must be a non-empty subset of {FEATURES}, got {self.features}"
+            )
         if self.score not in SCORES:
             raise ValueError(f"score must be one of {SCORES}, got {self.score!r}")
         if self.pad_mask not in PAD_MASKS:

@@ -75,5 +75,3 @@ def strip_special(ids: list[int]) -> list[int]:
 
 def seconds_of(num_samples: torch.Tensor) -> torch.Tensor:
     return num_samples.float() / C.SAMPLE_RATE
-
-

@@ -60,7 +60,7 @@ class Echo(nn.Module):
         self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None
     ) -> Features:
         """Waveform (B, N) in [-1, 1] (+ sample mask (B, N)) -> the frontend's streams."""
-        mel, pitch, _energy, silence = self.frontend(input_values)
+        mel, pitch, _energy, silence = self.frontend.compute(input_values)  # bounded memory
         frames = mel.shape[-1]
         wave = F.pad(input_values, (0, frames * C.HOP - input_values.shape[1]))  # (B, T*HOP)
         if attention_mask is None:

@@ -7,7 +7,6 @@ rotated by p * inv_freq and scaled by a per-frame radius r.
 
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 from torch.nn import functional as F

@@ -37,7 +37,13 @@ SYMBOLS = {
     "#": " number ",
 }
 CURRENCIES = {"$": ("dollar", "cent"), "£": ("pound", "penny"), "€": ("euro", "cent")}
-ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor", "vs": "versus", "etc": "et cetera"}
+ABBREVIATIONS = {
+    "mr": "mister",
+    "mrs": "missus",
+    "dr": "doctor",
+    "vs": "versus",
+    "etc": "et cetera",
+}
 FRACTIONS = {(1, 2): "one half", (1, 4): "one quarter", (3, 4): "three quarters"}
 LETTER_MAP = {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th"}
 APOSTROPHES = "\u2018\u2019\u02bc\u0060\u00b4"
@@ -102,7 +108,7 @@ def digits_to_words(digits: str) -> str:
 def _integer(text: str) -> str:
     """Words for a bare digit run: codes with a leading zero and very long runs digit by digit,
     plausible years as years, everything else as a cardinal."""
-    if len(text) > 1 and text[0] == "0" or len(text) > 18:
+    if (len(text) > 1 and text[0] == "0") or len(text) > 18:
         return digits_to_words(text)
     n = int(text)
     if len(text) == 4 and 1100 <= n <= 2099:
@@ -149,6 +155,16 @@ def _digit_groups(m: re.Match[str]) -> str:
     return " " + " ".join(_integer(g) for g in groups) + " "
 
 
+def _decade(m: re.Match[str]) -> str:
+    """Decades and plural numbers: 1990s -> nineteen nineties, '80s -> eighties."""
+    digits = m.group(1)
+    head, _, last = (
+        year_words(int(digits)) if len(digits) == 4 else number_to_words(int(digits))
+    ).rpartition(" ")
+    last = last[:-1] + "ies" if last.endswith("y") else last + "s"
+    return f" {head} {last} "
+
+
 def _fraction(m: re.Match[str]) -> str:
     num, den = int(m.group(1)), int(m.group(2))
     if (num, den) in FRACTIONS:
@@ -163,14 +179,18 @@ def _decimal(m: re.Match[str]) -> str:
 
 
 _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"(?:(?<=\s)|^)-(?=\d)"), lambda m: " minus "),
     (
-        re.compile(r"([$£€])\s?(\d[\d,]*)(?:\.(\d{1,2}))?(?:\s?(thousand|million|billion)\b)?", re.I),
+        re.compile(
+            r"([$£€])\s?(\d[\d,]*)(?:\.(\d{1,2}))?(?:\s?(thousand|million|billion)\b)?", re.I
+        ),
         _money,
     ),
     (re.compile(r"\b(\d{1,2}):(\d{2})(?:\s?([ap]\.?m\.?)(?![a-z]))?", re.I), _time),
     (re.compile(r"\b(\d{1,2})()\s?([ap]\.?m\.?)(?![a-z])", re.I), _time),
     (re.compile(r"\(\d{3}\)\s?\d{3}-\d{4}|\b\d+(?:-\d+)+\b"), _digit_groups),
     (re.compile(r"\b(\d+)/(\d+)\b"), _fraction),
+    (re.compile(r"(?:\B'|\b)(\d{2}|\d{4})s\b"), _decade),
     (
         re.compile(r"\b(\d[\d,]*)(st|nd|rd|th)\b", re.I),
         lambda m: " " + ordinal_words(int(m.group(1).replace(",", ""))) + " ",
@@ -180,7 +200,6 @@ _RULES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
         re.compile(r"\b\d{1,3}(?:,\d{3})+\b"),
         lambda m: " " + number_to_words(int(m.group(0).replace(",", ""))) + " ",
     ),
-    (re.compile(r"(?:(?<=\s)|^)-(?=\d)"), lambda m: " minus "),
     (re.compile(r"\d+"), lambda m: " " + _integer(m.group(0)) + " "),
 ]
 

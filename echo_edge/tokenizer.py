@@ -73,7 +73,7 @@ class EchoTokenizer:
 
     @property
     def kind(self) -> str:
-        """"char" when every non-special token is one character, otherwise "bpe"."""
+        """Vocabulary type: "char" when every non-special token is one character, else "bpe"."""
         vocab = self.tokenizer.get_vocab(with_added_tokens=False)
         return "char" if all(len(t) == 1 for t in vocab if t not in SPECIAL_TOKENS) else "bpe"
 

@@ -17,7 +17,7 @@ import torch
 from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
-from echo_edge.config import FEATURES, SCORES, preset
+from echo_edge.config import EchoConfig, preset
 from echo_edge.data import SpeechCollator, SpeechDataset, read_manifest
 from echo_edge.decoding import strip_special
 from echo_edge.hf import EchoForSpeechSeq2Seq, EchoHFConfig
@@ -47,9 +47,7 @@ class EchoTrainer(Seq2SeqTrainer):
             with torch.no_grad():
                 inputs = self._prepare_inputs(inputs)
                 logits = model(**inputs)["logits"]
-            self.token_stats.update(
-                logits.argmax(-1).cpu().numpy(), inputs["labels"].cpu().numpy()
-            )
+            self.token_stats.update(logits.argmax(-1).cpu().numpy(), inputs["labels"].cpu().numpy())
         return out
 
 
@@ -58,7 +56,9 @@ class LearnedParamsCallback(TrainerCallback):
 
     def on_log(self, args, state, control, model=None, logs=None, **kw):  # noqa: ANN001, ANN201
         if model is not None and logs is not None:
-            echo = getattr(model, "echo", None) or getattr(getattr(model, "module", None), "echo", None)
+            echo = getattr(model, "echo", None) or getattr(
+                getattr(model, "module", None), "echo", None
+            )
             if echo is not None:
                 for key, value in flatten(echo.learned_report()).items():
                     logs[f"learned/{key}"] = round(value, 5)
@@ -93,7 +93,7 @@ def make_compute_metrics(tokenizer: EchoTokenizer, token_stats: TokenStats):  # 
     return compute_metrics
 
 
-def config_from_args(args: argparse.Namespace, vocab_size: int):  # -> EchoConfig
+def config_from_args(args: argparse.Namespace, vocab_size: int) -> EchoConfig:
     overrides = dict(
         vocab_size=vocab_size,
         features=tuple(args.features),
@@ -110,37 +110,8 @@ def config_from_args(args: argparse.Namespace, vocab_size: int):  # -> EchoConfi
     return preset(args.preset, **overrides)
 
 
-def add_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--train", required=True, help="training manifest (JSONL)")
-    p.add_argument("--dev", help="evaluation manifest (JSONL)")
-    p.add_argument("--out", default="runs/echo", help="output directory")
-    p.add_argument("--preset", default="tiny", choices=["tiny", "small", "seed"])
-    p.add_argument("--init", help="start from this checkpoint instead of a fresh preset")
-    p.add_argument("--features", nargs="+", default=["spectrogram", "waveform"], choices=FEATURES)
-    p.add_argument("--score", default="dot", choices=SCORES)
-    p.add_argument("--silence-scale", type=float, default=1e-3, help="ε for silent keys; 1 = off")
-    p.add_argument("--pad-mask", default="hard", choices=["hard", "soft"])
-    p.add_argument("--pitch-theta", action="store_true", help="pitch-modulated rotary phase")
-    p.add_argument("--pitch-radius", action="store_true", help="pitch rotary radius")
-    p.add_argument("--pitch-bias", action="store_true", help="pitch-similarity attention bias")
-    p.add_argument("--betweenness", action="store_true", help="bRoPE betweenness offsets")
-    p.add_argument("--learned-freq", action="store_true", help="learn rotary frequencies")
-    p.add_argument("--no-cross-gate", action="store_true", help="no gate on cross-attention")
-    p.add_argument("--pad-to-seconds", type=float, help="pad/truncate every batch (seeds: 30)")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--warmup-steps", type=int, default=300)
-    p.add_argument("--epochs", type=float, default=10.0)
-    p.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs when > 0")
-    p.add_argument("--max-seconds", type=float, default=12.0, help="skip longer utterances")
-    p.add_argument("--eval-steps", type=int, default=500)
-    p.add_argument("--max-eval", type=int, default=200, help="dev utterances per evaluation")
-    p.add_argument("--workers", type=int, default=2, help="data loader workers")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action="store_true", help="resume from the last checkpoint in --out")
-
-
-def build_trainer(args: argparse.Namespace) -> EchoTrainer:
+def build_trainer(args: argparse.Namespace, config: EchoConfig | None = None) -> EchoTrainer:
+    """Trainer for the parsed `echo-edge train` arguments; `config` overrides the preset."""
     tokenizer = default_tokenizer()
     train_rows = read_manifest(args.train)
     dev_rows = read_manifest(args.dev)[: args.max_eval] if args.dev else []
@@ -149,7 +120,7 @@ def build_trainer(args: argparse.Namespace) -> EchoTrainer:
         model = EchoForSpeechSeq2Seq.from_echo(base)
     else:
         torch.manual_seed(args.seed)
-        cfg = config_from_args(args, tokenizer.vocab_size)
+        cfg = config or config_from_args(args, tokenizer.vocab_size)
         model = EchoForSpeechSeq2Seq(EchoHFConfig(echo=cfg.to_dict()))
     train_ds = SpeechDataset(train_rows, tokenizer, max_seconds=args.max_seconds)
     dev_ds = SpeechDataset(dev_rows, tokenizer) if dev_rows else None
@@ -176,6 +147,7 @@ def build_trainer(args: argparse.Namespace) -> EchoTrainer:
         report_to=[],
         seed=args.seed,
         optim="adamw_torch",
+        dataloader_pin_memory=False,
     )
     stats = TokenStats(tokenizer.vocab_size)
     return EchoTrainer(
@@ -212,4 +184,3 @@ def run_train(args: argparse.Namespace) -> int:
         print(json.dumps(summary["eval"]))
     print(f"saved {final}")
     return 0
-

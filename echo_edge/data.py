@@ -1,0 +1,173 @@
+"""Speech data for training and evaluation: manifests, LibriSpeech, a Dataset and a collator.
+
+Rows are dicts with at least "audio" (an absolute path once read) and "text". The readers
+are torch-free; `SpeechDataset` and `SpeechCollator` follow Hugging Face conventions
+(`input_values`, `attention_mask`, `labels` padded with -100).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from echo_edge.constants import SAMPLE_RATE
+from echo_edge.text import normalize_text
+from echo_edge.tokenizer import EchoTokenizer
+
+try:
+    from torch.utils.data import Dataset
+except ImportError:  # the readers stay usable where torch is absent
+    Dataset = object  # type: ignore[assignment,misc]
+
+IGNORE_INDEX = -100  # label padding that the loss skips (HF convention)
+AUDIO_KEYS = ("audio", "audio_filepath", "path")  # ours, NeMo-style, generic
+TEXT_KEYS = ("text", "transcript", "sentence")
+
+
+def _first(row: dict, keys: Sequence[str]) -> Any:
+    for key in keys:
+        if key in row and row[key] is not None:
+            return row[key]
+    return None
+
+
+def read_manifest(path: str | Path) -> list[dict]:
+    """Rows of a JSONL manifest; "audio" resolved against the manifest's directory.
+
+    Accepts our corpus manifests and any JSONL with an audio path ("audio",
+    "audio_filepath" or "path") and a transcript ("text", "transcript" or "sentence");
+    other fields are kept. Raises ValueError naming the line of a malformed row.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"manifest not found: {path}")
+    base = path.resolve().parent
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}:{lineno}: a row must be a JSON object")
+            audio, text = _first(row, AUDIO_KEYS), _first(row, TEXT_KEYS)
+            if audio is None or text is None:
+                raise ValueError(f'{path}:{lineno}: a row needs "audio" and "text"')
+            audio_path = base / Path(str(audio)).expanduser()
+            rows.append({**row, "audio": str(audio_path), "text": str(text)})
+    return rows
+
+
+def read_librispeech(root: str | Path, with_duration: bool = True) -> list[dict]:
+    """Rows for a LibriSpeech tree (speaker/chapter/speaker-chapter.trans.txt + .flac files).
+
+    `root` may be one subset (…/dev-clean) or a directory holding several; text is
+    normalised; "duration" is read from the file headers unless `with_duration` is False.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"LibriSpeech directory not found: {root}")
+    transcripts = sorted(root.rglob("*.trans.txt"))
+    if not transcripts:
+        raise ValueError(f"no LibriSpeech transcripts (*.trans.txt) under {root}")
+    rows = []
+    for trans in transcripts:
+        for line in trans.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            utt_id, _, text = line.strip().partition(" ")
+            audio = trans.parent / f"{utt_id}.flac"
+            if not audio.is_file():
+                raise FileNotFoundError(f"{trans}: audio for {utt_id} is missing ({audio})")
+            speaker, chapter = (utt_id.split("-") + ["", ""])[:2]
+            row = {
+                "id": utt_id,
+                "audio": str(audio.resolve()),
+                "text": normalize_text(text),
+                "speaker": speaker,
+                "chapter": chapter,
+            }
+            if with_duration:
+                row["duration"] = round(sf.info(str(audio)).duration, 4)
+            rows.append(row)
+    return rows
+
+
+def row_duration(row: dict) -> float:
+    """Duration in seconds: the row's "duration" or, failing that, the file header."""
+    if row.get("duration") is not None:
+        return float(row["duration"])
+    return float(sf.info(row["audio"]).duration)
+
+
+class SpeechDataset(Dataset):
+    """Map-style dataset: {"input_values": float32 waveform at 16 kHz, "labels": ids + eos}.
+
+    Rows longer than `max_seconds` are left out (never truncated: the label would lie).
+    `lengths` (samples per row) lets a trainer group batches by length.
+    """
+
+    def __init__(
+        self, rows: Sequence[dict], tokenizer: EchoTokenizer, max_seconds: float | None = None
+    ) -> None:
+        durations = [row_duration(r) for r in rows]
+        keep = [i for i, d in enumerate(durations) if max_seconds is None or d <= max_seconds]
+        self.rows = [rows[i] for i in keep]
+        self.lengths = [int(durations[i] * SAMPLE_RATE) for i in keep]
+        self.dropped = len(rows) - len(keep)
+        self.tokenizer = tokenizer
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        from echo_edge.audio import load_audio
+
+        row = self.rows[index]
+        samples = load_audio(row["audio"], sample_rate=SAMPLE_RATE)
+        labels = self.tokenizer.encode(row["text"]) + [self.tokenizer.eos_id]
+        return {"input_values": np.asarray(samples, dtype=np.float32), "labels": labels}
+
+
+class SpeechCollator:
+    """Pads a list of dataset items into a batch of torch tensors.
+
+    input_values (B, N) float32 zero-padded, attention_mask (B, N) long (1 = real sample),
+    labels (B, L) long padded with -100. With `pad_to_seconds`, N is exactly that many
+    seconds of samples for every batch (longer audio is cut), as the seed models expect.
+    """
+
+    def __init__(self, pad_to_seconds: float | None = None) -> None:
+        self.pad_to_seconds = pad_to_seconds
+
+    def __call__(self, features: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        waves = [np.asarray(f["input_values"], dtype=np.float32).reshape(-1) for f in features]
+        if self.pad_to_seconds is not None:
+            n = int(round(self.pad_to_seconds * SAMPLE_RATE))
+        else:
+            n = max((w.size for w in waves), default=0)
+        input_values = torch.zeros(len(waves), n, dtype=torch.float32)  # (B, N)
+        attention_mask = torch.zeros(len(waves), n, dtype=torch.long)  # (B, N)
+        for i, w in enumerate(waves):
+            k = min(w.size, n)
+            input_values[i, :k] = torch.from_numpy(w[:k])
+            attention_mask[i, :k] = 1
+        batch: dict[str, Any] = {"input_values": input_values, "attention_mask": attention_mask}
+        if features and "labels" in features[0]:
+            seqs = [list(f["labels"]) for f in features]
+            width = max(len(s) for s in seqs)
+            labels = torch.full((len(seqs), width), IGNORE_INDEX, dtype=torch.long)  # (B, L)
+            for i, s in enumerate(seqs):
+                labels[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+            batch["labels"] = labels
+        return batch

@@ -1,0 +1,203 @@
+"""ExecuTorch export: one model.pte with methods frontend / encoder / decoder on XNNPACK.
+
+Each graph is captured with torch.export under bounded dynamic dims (up to 30 s of audio
+plus the frontend's contexts, up to max_target_len decoder tokens), lowered together with
+`to_edge_transform_and_lower(..., partitioner=[XnnpackPartitioner()])` and serialised with
+constant methods that describe the model (sample rate, special ids, the config as JSON).
+
+int8 uses PT2E: XNNPACKQuantizer with symmetric per-channel weights on the encoder's and
+decoder's Linear and Conv1d layers (the waveform stem and the frontend stay fp32),
+observers calibrated on real speech, then convert_pt2e and the same lowering.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from echo_edge.export.graphs import (
+    WAVEFORM_STEM,
+    BackendExport,
+    dynamic_shapes,
+    example_inputs,
+    graph_modules,
+    graph_spec,
+    limits,
+)
+from echo_edge.model import Echo
+from echo_edge.runtime.bundle import FORMAT_VERSION, GRAPHS, frontend_constants, special_ids
+
+PROGRAM_NAME = "model.pte"
+Log = Callable[[str], None]
+Calibration = dict[str, list[tuple[torch.Tensor, ...]]]
+
+
+def constant_methods(model: Echo, precision: str) -> dict[str, object]:
+    """Methods of the .pte that return constants, so the program describes itself."""
+    cfg = model.config
+    consts: dict[str, object] = {
+        "format_version": FORMAT_VERSION,
+        "precision": precision,
+        "config_json": json.dumps(cfg.to_dict(), sort_keys=True),
+        "vocab_size": cfg.vocab_size,
+        "max_target_len": cfg.max_target_len,
+        "decoder_layers": cfg.decoder_layers,
+        "n_heads": cfg.n_heads,
+        "head_dim": cfg.head_dim,
+        "max_samples": limits(model)["max_samples"],
+        **{f"{k}_id": v for k, v in special_ids().items()},
+    }
+    for key, value in frontend_constants(cfg.to_dict()).items():
+        consts[key] = value
+    return consts
+
+
+def _in_waveform_stem(node: torch.fx.Node) -> bool:
+    stack = node.meta.get("nn_module_stack", {})
+    return any(WAVEFORM_STEM in str(path) for path, _ in stack.values())
+
+
+def quantize_graph(
+    module: nn.Module, args: tuple, shapes: dict, batches: list[tuple[torch.Tensor, ...]]
+) -> nn.Module:
+    """PT2E static int8 of one graph: Linear/Conv1d weights per channel, activations
+    per tensor from observers run on `batches`; the waveform stem is left in fp32."""
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    config = get_symmetric_quantization_config(is_per_channel=True)
+    quantizer = XNNPACKQuantizer()
+    for layer in (nn.Linear, nn.Conv1d):
+        quantizer.set_module_type(layer, config)
+    quantizer.set_filter_function(lambda node: not _in_waveform_stem(node))
+    captured = torch.export.export(module, args, dynamic_shapes=shapes).module()
+    prepared = prepare_pt2e(captured, quantizer)
+    with torch.no_grad():
+        for batch in batches:
+            prepared(*batch)
+    return convert_pt2e(prepared)
+
+
+def _declared_ranges(programs: dict[str, torch.export.ExportedProgram]) -> dict:
+    """(graph, input, dim) -> the value range torch.export gave that dynamic dim."""
+    ranges = {}
+    for graph, program in programs.items():
+        for node in program.graph.nodes:
+            if node.op != "placeholder" or "val" not in node.meta:
+                continue
+            for dim, size in enumerate(getattr(node.meta["val"], "shape", ())):
+                if isinstance(size, torch.SymInt) and size.node.expr in program.range_constraints:
+                    ranges[(graph, node.name, dim)] = program.range_constraints[size.node.expr]
+    return ranges
+
+
+def _restore_ranges(edge: object, ranges: dict) -> None:
+    """Put back the declared upper bounds before memory planning.
+
+    Lowering re-traces the graphs with the example sizes as hints; guards that torch
+    ignores there (convolution backend choice, size-1 broadcasting) still narrow the
+    shared ShapeEnv ranges, e.g. frontend samples <= 19412 and decoder tokens >= 2.
+    ExecuTorch plans memory from those ranges, so it would reject 30 s of audio and
+    one-token steps; the graphs are valid for the declared ranges (tests run both ends).
+    """
+    for (graph, name, dim), declared in ranges.items():
+        program = edge.exported_program(graph)  # type: ignore[attr-defined]
+        for node in program.graph.nodes:
+            if node.op == "placeholder" and node.name == name:
+                size = node.meta["val"].shape[dim]
+                if isinstance(size, torch.SymInt):
+                    size.node.shape_env.var_to_range[size.node.expr] = declared
+
+
+def delegation_summary(edge: object) -> dict[str, dict[str, int]]:
+    """Per method: XNNPACK subgraphs, nodes delegated, nodes left to portable kernels."""
+    from executorch.devtools.backend_debug import get_delegation_info
+
+    out = {}
+    for graph in GRAPHS:
+        info = get_delegation_info(edge.exported_program(graph).graph_module)  # type: ignore[attr-defined]
+        out[graph] = {
+            "delegated_subgraphs": info.num_delegated_subgraphs,
+            "delegated_nodes": info.num_delegated_nodes,
+            "portable_nodes": info.num_non_delegated_nodes,
+        }
+    return out
+
+
+def export_executorch(
+    model: Echo,
+    out_dir: Path,
+    precision: str,
+    calibration: Calibration | None = None,
+    log: Log = print,
+) -> BackendExport:
+    """Write model.pte (methods frontend, encoder, decoder) of precision fp32 or int8."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    if precision not in ("fp32", "int8"):
+        raise ValueError(f"executorch {precision} is not supported: use --precision fp32 or int8")
+    if precision == "int8" and calibration is None:
+        raise ValueError("executorch int8 needs calibration inputs")
+    modules, args, shapes = graph_modules(model), example_inputs(model), dynamic_shapes(model)
+    programs = {}
+    for graph in GRAPHS:
+        start = time.perf_counter()
+        module = modules[graph]
+        if precision == "int8" and graph != "frontend":
+            module = quantize_graph(module, args[graph], shapes[graph], calibration[graph])  # type: ignore[index]
+        programs[graph] = torch.export.export(module, args[graph], dynamic_shapes=shapes[graph])
+        what = "quantised and captured" if module is not modules[graph] else "captured"
+        log(f"  {graph}: {what} in {time.perf_counter() - start:.1f} s")
+    ranges = _declared_ranges(programs)
+    start = time.perf_counter()
+    edge = to_edge_transform_and_lower(
+        programs,
+        partitioner=[XnnpackPartitioner()],
+        constant_methods=constant_methods(model, precision),
+    )
+    _restore_ranges(edge, ranges)
+    summary = delegation_summary(edge)
+    for graph, s in summary.items():
+        total = s["delegated_nodes"] + s["portable_nodes"]
+        log(
+            f"  {graph}: {s['delegated_nodes']} of {total} nodes delegated to XNNPACK "
+            f"in {s['delegated_subgraphs']} subgraphs"
+        )
+    program = edge.to_executorch()
+    (Path(out_dir) / PROGRAM_NAME).write_bytes(program.buffer)
+    log(f"  {PROGRAM_NAME}: lowered and serialised in {time.perf_counter() - start:.1f} s")
+    graphs = {
+        g: graph_spec(
+            g,
+            PROGRAM_NAME,
+            method=g,
+            precision="fp32" if g == "frontend" else precision,
+            xnnpack=summary[g],
+        )
+        for g in GRAPHS
+    }
+    quantization = {}
+    if precision == "int8":
+        quantization = {
+            "scheme": "static",
+            "method": "PT2E XNNPACKQuantizer, symmetric per-channel weights",
+            "layers": "Linear, Conv1d of encoder and decoder",
+            "kept_fp32": "frontend, waveform stem",
+            "calibration_batches": {g: len(calibration[g]) for g in ("encoder", "decoder")},  # type: ignore[index]
+        }
+    return BackendExport([PROGRAM_NAME], graphs, exporter_versions(), quantization)
+
+
+def exporter_versions() -> dict[str, str]:
+    from importlib.metadata import version
+
+    return {"torch": torch.__version__, "executorch": version("executorch")}

@@ -1,0 +1,203 @@
+"""ONNX export: three graphs with dynamic time axes and self-describing metadata_props.
+
+fp32 graphs come from the dynamo exporter (torch.export underneath) and pass onnx.checker.
+Reduced precisions are derived from them and never touch the frontend or the waveform stem:
+- fp16: encoder and decoder weights and activations in float16 (onnxruntime's converter,
+  float32 inputs/outputs kept so callers and caches stay float32);
+- int8 dynamic: per-channel int8 MatMul weights, activations quantised on the fly;
+- int8 static: QDQ graphs with activation ranges calibrated on real speech.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import onnx
+import onnxscript
+import torch
+
+from echo_edge.export.graphs import (
+    BackendExport,
+    dynamic_shapes,
+    example_inputs,
+    graph_io,
+    graph_modules,
+    graph_spec,
+)
+from echo_edge.export.quantize import (
+    quantize_onnx_dynamic,
+    quantize_onnx_static,
+    to_feeds,
+    waveform_stem_nodes,
+)
+from echo_edge.model import Echo
+from echo_edge.runtime.bundle import GRAPHS, frontend_constants, special_ids
+
+OPSET = 18  # TensorRT 8.6+ (JetPack 6) parses opset 18; ONNX Runtime runs it everywhere
+Log = Callable[[str], None]
+
+
+def metadata_props(model: Echo, graph: str, precision: str) -> dict[str, str]:
+    """Key/value metadata stored in every graph (sherpa-onnx style: flat keys plus JSON)."""
+    cfg = model.config
+    props: dict[str, object] = {
+        "model_type": "echo",
+        "graph": graph,
+        "precision": precision,
+        "vocab_size": cfg.vocab_size,
+        "d_model": cfg.d_model,
+        "n_heads": cfg.n_heads,
+        "head_dim": cfg.head_dim,
+        "encoder_layers": cfg.encoder_layers,
+        "decoder_layers": cfg.decoder_layers,
+        "max_target_len": cfg.max_target_len,
+        **{f"{k}_id": v for k, v in special_ids().items()},
+        **frontend_constants(cfg.to_dict()),
+        "config": json.dumps(cfg.to_dict(), sort_keys=True),
+    }
+    return {k: str(v) for k, v in props.items()}
+
+
+def set_metadata(path: Path, props: dict[str, str]) -> None:
+    """Replace a saved model's metadata_props with `props`, re-check and re-save it."""
+    proto = onnx.load(str(path))
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, props)
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(path))
+
+
+def export_graph(module: torch.nn.Module, args: tuple, shapes: dict, graph: str, path: Path) -> Path:
+    """One fp32 graph -> a checked, single-file .onnx with named, dynamic inputs."""
+    inputs, outputs = graph_io(graph)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            module,
+            args,
+            dynamo=True,
+            dynamic_shapes=shapes,
+            input_names=list(inputs),
+            output_names=list(outputs),
+            opset_version=OPSET,
+            external_data=False,
+            optimize=False,
+            verbose=False,
+        )
+    # Constant folding only: onnxscript's default rewrite rules drop `x + c` for |c| < 1e-8
+    # as a no-op, which turns the frontend's log(power + 1e-10) into log(0) = -inf.
+    onnxscript.optimizer.fold_constants(program.model)
+    onnxscript.optimizer.remove_unused_nodes(program.model)
+    proto = program.model_proto
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.save(proto, str(path))
+    return path
+
+
+def export_fp32(model: Echo, out_dir: Path, log: Log = print) -> dict[str, Path]:
+    """The three fp32 graphs -> {graph: path} in out_dir."""
+    modules, args, shapes = graph_modules(model), example_inputs(model), dynamic_shapes(model, False)
+    paths = {}
+    for graph in GRAPHS:
+        start = time.perf_counter()
+        paths[graph] = export_graph(
+            modules[graph], args[graph], shapes[graph], graph, out_dir / f"{graph}.onnx"
+        )
+        log(f"  {graph}.onnx: traced and checked in {time.perf_counter() - start:.1f} s")
+    return paths
+
+
+def convert_fp16(src: Path, dst: Path, keep_fp32: list[str]) -> None:
+    """float16 weights and compute; float32 inputs/outputs and `keep_fp32` nodes."""
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    proto = onnx.load(str(src))
+    half = convert_float_to_float16(proto, keep_io_types=True, node_block_list=keep_fp32)
+    sort_nodes(half.graph)  # the converter appends its input casts at the end
+    onnx.save(half, str(dst))
+
+
+def sort_nodes(graph: onnx.GraphProto) -> None:
+    """Put a graph's nodes in topological order (Kahn), in place; stable otherwise."""
+    ready = {i.name for i in graph.input} | {t.name for t in graph.initializer} | {""}
+    pending, ordered = list(graph.node), []
+    while pending:
+        rest = []
+        for node in pending:
+            if all(name in ready for name in node.input):
+                ordered.append(node)
+                ready.update(node.output)
+            else:
+                rest.append(node)
+        if len(rest) == len(pending):
+            raise ValueError(f"graph {graph.name} has a cycle or a dangling input")
+        pending = rest
+    nodes = [onnx.NodeProto.FromString(n.SerializeToString()) for n in ordered]
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
+def export_onnx(
+    model: Echo,
+    out_dir: Path,
+    precision: str,
+    quant: str | None = None,
+    calibration: dict[str, list[tuple[torch.Tensor, ...]]] | None = None,
+    log: Log = print,
+) -> BackendExport:
+    """Write frontend.onnx, encoder.onnx, decoder.onnx of the given precision into out_dir.
+
+    quant ("dynamic" | "static") applies to int8; static needs `calibration` graph inputs
+    (export.quantize.calibration_inputs)."""
+    if precision == "int8" and quant == "static" and calibration is None:
+        raise ValueError("int8 static quantisation needs calibration inputs")
+    out_dir = Path(out_dir)
+    files = [f"{g}.onnx" for g in GRAPHS]
+    quantization: dict = {}
+    stem_nodes: dict[str, list[str]] = {}
+    with tempfile.TemporaryDirectory(prefix="echo-onnx-") as tmp:
+        fp32 = export_fp32(model, Path(tmp) if precision != "fp32" else out_dir, log)
+        stem_nodes = {g: waveform_stem_nodes(onnx.load(str(p))) for g, p in fp32.items()}
+        if precision != "fp32":
+            shutil.copyfile(fp32["frontend"], out_dir / "frontend.onnx")  # always fp32
+        for graph in ("encoder", "decoder"):
+            src, dst = fp32[graph], out_dir / f"{graph}.onnx"
+            start = time.perf_counter()
+            if precision == "fp16":
+                convert_fp16(src, dst, stem_nodes[graph])
+            elif precision == "int8" and quant == "static":
+                feeds = to_feeds(graph, calibration[graph])  # type: ignore[index]
+                quantization[graph] = quantize_onnx_static(src, dst, feeds, stem_nodes[graph])
+            elif precision == "int8":
+                quantization[graph] = quantize_onnx_dynamic(src, dst, stem_nodes[graph])
+            if precision != "fp32":
+                log(f"  {graph}.onnx: {precision} in {time.perf_counter() - start:.1f} s")
+    graphs = {}
+    for graph, name in zip(GRAPHS, files):
+        graph_precision = "fp32" if graph == "frontend" else precision
+        set_metadata(out_dir / name, metadata_props(model, graph, graph_precision))
+        kept = len(stem_nodes.get(graph, [])) if precision != "fp32" else 0
+        graphs[graph] = graph_spec(
+            graph, name, precision=graph_precision, opset=OPSET, fp32_nodes=kept
+        )
+    if quantization:
+        quantization = {"scheme": quant, "graphs": quantization, "kept_fp32": "frontend, waveform stem"}
+    return BackendExport(files, graphs, exporter_versions(), quantization)
+
+
+def exporter_versions() -> dict[str, str]:
+    import onnxruntime
+    import onnxscript
+
+    return {
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+        "onnxscript": onnxscript.__version__,
+        "onnxruntime": onnxruntime.__version__,
+    }

@@ -1,0 +1,251 @@
+"""`echo-edge export`: a checkpoint -> a self-describing bundle directory (DESIGN §6).
+
+    echo-edge export [CHECKPOINT] --backend {onnx,executorch,tensorrt}
+                     --precision {fp32,fp16,int8} --out BUNDLE [--calibration DATA]
+                     [--quant {dynamic,static}] [--force]
+
+The bundle is built in a staging directory next to --out and moved into place only when
+complete, so a failed export never leaves half a bundle. Unsupported combinations fail
+before any work with one line (ValueError).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from echo_edge.runtime.bundle import (
+    BACKENDS,
+    MANIFEST_NAME,
+    PRECISIONS,
+    TOKENIZER_NAME,
+    is_bundle,
+    write_manifest,
+)
+
+Log = Callable[[str], None]
+SUPPORTED: dict[str, tuple[str, ...]] = {
+    "onnx": ("fp32", "fp16", "int8"),
+    "executorch": ("fp32", "int8"),  # XNNPACK on our CPUs: no fp16 path worth shipping
+    "tensorrt": ("fp32", "fp16", "int8"),
+}
+QUANT_MODES: dict[str, tuple[str, ...]] = {
+    "onnx": ("dynamic", "static"),
+    "executorch": ("static",),  # PT2E with calibration
+    "tensorrt": ("static",),  # explicit Q/DQ graphs
+}
+
+
+def resolve_quant(
+    backend: str, precision: str, quant: str | None, calibration: str | Path | None
+) -> str | None:
+    """Check backend x precision x quant -> the int8 scheme (None for float precisions)."""
+    if backend not in SUPPORTED:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    if precision not in SUPPORTED[backend]:
+        choices = " or ".join(SUPPORTED[backend])
+        raise ValueError(f"{backend} does not support {precision}: use --precision {choices}")
+    if precision != "int8":
+        if quant is not None:
+            raise ValueError(f"--quant applies to int8 only, not {precision}")
+        return None
+    if quant is None:
+        return "dynamic" if backend == "onnx" and calibration is None else "static"
+    if quant not in QUANT_MODES[backend]:
+        raise ValueError(f"{backend} int8 is {' or '.join(QUANT_MODES[backend])}, not {quant}")
+    return quant
+
+
+def check_out(out: Path, force: bool) -> None:
+    """Refuse to replace anything but an empty directory or a bundle, unless forced."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a bundle directory")
+    if out.is_dir() and any(out.iterdir()) and not is_bundle(out) and not force:
+        raise ValueError(f"--out {out} is not empty and is not a bundle: pass --force to replace it")
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError
+
+
+def load_tokenizer(checkpoint: str | Path | None, vocab_size: int):  # -> EchoTokenizer
+    """The checkpoint's tokenizer.json if it has one, else the shipped tokenizer."""
+    from echo_edge.tokenizer import EchoTokenizer, default_tokenizer
+
+    directory = Path(checkpoint) if checkpoint is not None else None
+    if directory is not None and directory.is_file():
+        directory = directory.parent
+    own = directory / TOKENIZER_NAME if directory is not None else None
+    tokenizer = EchoTokenizer.from_file(own) if own and own.is_file() else default_tokenizer()
+    if tokenizer.vocab_size != vocab_size:
+        raise ValueError(
+            f"tokenizer has {tokenizer.vocab_size} ids but the model has vocab_size {vocab_size}: "
+            f"put the training tokenizer.json next to the checkpoint"
+        )
+    return tokenizer
+
+
+def export_bundle(
+    checkpoint: str | Path | None,
+    backend: str,
+    precision: str,
+    out: str | Path,
+    calibration: str | Path | None = None,
+    quant: str | None = None,
+    force: bool = False,
+    timing_cache: str | Path | None = None,
+    log: Log = print,
+) -> Path:
+    """Export a checkpoint (None: the shipped model) to a bundle directory -> its path."""
+    start = time.perf_counter()
+    quant = resolve_quant(backend, precision, quant, calibration)
+    if backend == "tensorrt":
+        from echo_edge.export.tensorrt import require_tensorrt
+
+        require_tensorrt()  # fail before any work when the library is missing
+    out = Path(out)
+    check_out(out, force)
+
+    from echo_edge.checkpoint import checkpoint_sha256, load_checkpoint
+    from echo_edge.export.graphs import limits
+
+    log(f"[1/4] loading {checkpoint or 'the shipped model'}")
+    try:
+        model, trained = load_checkpoint(checkpoint)
+    except FileNotFoundError as e:
+        raise ValueError(str(e)) from e
+    model = model.eval()
+    if not trained:
+        log("  no trained model is shipped: exporting a randomly initialised tiny model")
+    tokenizer = load_tokenizer(checkpoint, model.config.vocab_size)
+    log(f"  {model.num_parameters() / 1e6:.2f} M parameters, {model.config.features}")
+
+    inputs = None
+    if quant == "static":
+        from echo_edge.export.quantize import calibration_inputs, load_calibration
+
+        utterances = load_calibration(calibration)
+        source = calibration or "espeak-ng"
+        log(f"[2/4] calibrating on {len(utterances)} utterances from {source}")
+        inputs = calibration_inputs(model, utterances, tokenizer)
+    else:
+        log("[2/4] no calibration needed")
+
+    label = f"{backend} {precision}" + (f" ({quant})" if quant else "")
+    log(f"[3/4] exporting {label} graphs")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        result = _run_exporter(model, staging, backend, precision, quant, inputs, timing_cache, log)
+        tokenizer.save(staging / TOKENIZER_NAME)
+        log(f"[4/4] writing {MANIFEST_NAME}")
+        write_manifest(
+            staging,
+            config=model.config.to_dict(),
+            backend=backend,
+            precision=precision,
+            files=[*result.files, TOKENIZER_NAME],
+            graphs=result.graphs,
+            exporter=result.exporter,
+            checkpoint_sha256=checkpoint_sha256(checkpoint),
+            limits=limits(model),
+            quantization=result.quantization,
+            source={"checkpoint": str(checkpoint or "shipped"), "trained": trained},
+        )
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    files = sorted(p for p in out.iterdir() if p.is_file())
+    total = sum(p.stat().st_size for p in files)
+    for p in files:
+        log(f"  {p.name:<16} {human_size(p.stat().st_size):>9}")
+    elapsed = time.perf_counter() - start
+    log(f"exported {label} bundle {out}: {len(files)} files, {human_size(total)} in {elapsed:.1f} s")
+    return out
+
+
+def _run_exporter(model, staging, backend, precision, quant, inputs, timing_cache, log):  # noqa: ANN001, ANN202
+    """Dispatch to the backend's exporter (imported lazily: each pulls in its toolchain)."""
+    if backend == "onnx":
+        from echo_edge.export.onnx import export_onnx
+
+        return export_onnx(model, staging, precision, quant, inputs, log)
+    if backend == "executorch":
+        from echo_edge.export.executorch import export_executorch
+
+        return export_executorch(model, staging, precision, inputs, log)
+    from echo_edge.export.tensorrt import DEFAULT_TIMING_CACHE, export_tensorrt
+
+    cache = Path(timing_cache) if timing_cache else DEFAULT_TIMING_CACHE
+    return export_tensorrt(model, staging, precision, inputs, cache, log)
+
+
+def add_export_args(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `echo-edge export` (the CLI owns the parser and its formatter)."""
+    parser.add_argument(
+        "checkpoint",
+        nargs="?",
+        default=None,
+        help="checkpoint directory (config.json + model.safetensors); default: the shipped model",
+    )
+    parser.add_argument("--backend", choices=BACKENDS, default="onnx", help="target runtime")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32", help="numeric precision")
+    parser.add_argument(
+        "--out", default=None, help="bundle directory to write (default: bundles/BACKEND-PRECISION)"
+    )
+    parser.add_argument(
+        "--calibration",
+        default=None,
+        metavar="DATA",
+        help="JSONL manifest ({audio, text}) of calibration speech for int8 static; "
+        "default: sentences synthesised with espeak-ng",
+    )
+    parser.add_argument(
+        "--quant",
+        choices=("dynamic", "static"),
+        default=None,
+        help="int8 scheme; default: static with --calibration or for executorch/tensorrt, "
+        "else dynamic",
+    )
+    parser.add_argument(
+        "--timing-cache", default=None, help="TensorRT timing cache file (kept across builds)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="replace a non-empty --out that is not a bundle"
+    )
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Entry point of `echo-edge export`; errors propagate as ValueError/RuntimeError."""
+    out = args.out or f"bundles/{args.backend}-{args.precision}"
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    export_bundle(
+        args.checkpoint,
+        args.backend,
+        args.precision,
+        out,
+        calibration=args.calibration,
+        quant=args.quant,
+        force=args.force,
+        timing_cache=args.timing_cache,
+        log=log,
+    )
+    return 0

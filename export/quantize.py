@@ -1,0 +1,259 @@
+"""Quantisation as its own step: calibration audio, graph inputs from it, ONNX int8 helpers.
+
+Calibration data is real speech: the rows of a JSONL manifest ({audio, text}) given with
+--calibration, or, without one, English sentences spoken by espeak-ng. The reference model
+turns that audio into the inputs each graph sees at run time (frontend samples, encoder
+features, teacher-forced decoder steps with their cache), which feed ONNX Runtime's
+static quantiser here and ExecuTorch's PT2E observers in export/executorch.py.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import shutil
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    CalibrationMethod,
+    QuantFormat,
+    QuantType,
+    quantize_dynamic,
+    quantize_static,
+)
+
+from echo_edge import constants as C
+from echo_edge.export.graphs import WAVEFORM_STEM
+from echo_edge.model import Echo
+from echo_edge.runtime.bundle import GRAPH_INPUTS
+from echo_edge.tokenizer import EchoTokenizer
+
+CALIBRATION_UTTERANCES = 8  # utterances read from a manifest (or synthesised)
+MAX_DECODER_STEPS = 64  # teacher-forced steps recorded per utterance
+MAX_CALIBRATION_SECONDS = 30.0  # longer calibration audio is cut
+# Synthesised calibration speech: varied sentences, several espeak-ng voices and speeds.
+SENTENCES = (
+    "the quick brown fox jumps over the lazy dog",
+    "please turn on the kitchen lights at half past seven",
+    "she sold twenty three tickets on the fourth of july",
+    "how far is it from the station to the old bridge",
+    "remind me to call my sister tomorrow morning",
+    "a gentle rain fell over the quiet harbour all night",
+    "set a timer for fifteen minutes and play some music",
+    "the weather in the mountains changes very quickly",
+)
+VOICES = (("en-us", 160), ("en-gb", 140), ("en-us+f3", 180), ("en-gb-scotland", 150))
+
+
+@dataclass(frozen=True)
+class Utterance:
+    audio: np.ndarray  # (N,) float32 at SAMPLE_RATE
+    text: str  # transcript ("" when unknown)
+
+
+def _read_audio(path: str | Path) -> np.ndarray:
+    """Any soundfile-readable file -> mono float32 at SAMPLE_RATE."""
+    import soundfile as sf
+    import soxr
+
+    audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    audio = audio.mean(axis=1)
+    if sr != C.SAMPLE_RATE:
+        audio = soxr.resample(audio, sr, C.SAMPLE_RATE)
+    return np.asarray(audio[: int(MAX_CALIBRATION_SECONDS * C.SAMPLE_RATE)], dtype=np.float32)
+
+
+def synthesize_calibration(count: int = CALIBRATION_UTTERANCES) -> list[Utterance]:
+    """`count` English utterances from espeak-ng (sentences x voices, deterministic)."""
+    import soundfile as sf
+    import soxr
+
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise ValueError(
+            "no calibration data: pass --calibration MANIFEST.jsonl or install espeak-ng"
+        )
+    out = []
+    for i in range(count):
+        text = SENTENCES[i % len(SENTENCES)]
+        voice, speed = VOICES[i % len(VOICES)]
+        cmd = [exe, "--stdout", "-v", voice, "-s", str(speed), text]
+        wav = subprocess.run(cmd, capture_output=True, check=True, timeout=60).stdout
+        audio, sr = sf.read(io.BytesIO(wav), dtype="float32")
+        audio = soxr.resample(audio, sr, C.SAMPLE_RATE) if sr != C.SAMPLE_RATE else audio
+        out.append(Utterance(np.asarray(0.5 * audio, dtype=np.float32), text))
+    return out
+
+
+def load_calibration(
+    source: str | Path | None, count: int = CALIBRATION_UTTERANCES
+) -> list[Utterance]:
+    """Calibration speech: the first `count` rows of a JSONL manifest, or synthesised."""
+    if source is None:
+        return synthesize_calibration(count)
+    from echo_edge.data import read_manifest
+
+    path = Path(source)
+    if not path.is_file():
+        raise ValueError(f"calibration manifest not found: {path}")
+    rows = read_manifest(path)[:count]
+    if not rows:
+        raise ValueError(f"calibration manifest {path} has no rows")
+    out = []
+    for row in rows:
+        try:
+            audio = _read_audio(row["audio"])
+        except Exception as e:  # soundfile raises its own error types
+            raise ValueError(f"calibration audio {row['audio']} is unreadable ({e})") from e
+        if audio.size < 2 * C.HOP:
+            raise ValueError(f"calibration audio {row['audio']} is empty")
+        out.append(Utterance(audio, str(row["text"])))
+    return out
+
+
+@torch.no_grad()
+def calibration_inputs(
+    model: Echo,
+    utterances: Sequence[Utterance],
+    tokenizer: EchoTokenizer,
+    max_steps: int = MAX_DECODER_STEPS,
+) -> dict[str, list[tuple[torch.Tensor, ...]]]:
+    """Inputs of each graph, as the runtime will feed them, for every calibration utterance.
+
+    The decoder is teacher-forced one token at a time on the transcript (the model's own
+    greedy output when there is none), so its cache inputs are realistic."""
+    model = model.eval()
+    inputs: dict[str, list[tuple[torch.Tensor, ...]]] = {g: [] for g in GRAPH_INPUTS}
+    limit = min(max_steps, model.config.max_target_len)
+    for utt in utterances:
+        samples = torch.from_numpy(utt.audio)[None]  # (1, N)
+        f = model.features(samples)
+        enc = (f.mel, f.pitch, f.silence, f.wave, f.frame_mask)
+        cross_k, cross_v, cross_bias = model.encode(*enc)
+        if utt.text:
+            ids = [C.BOS_ID, *tokenizer.encode(utt.text), C.EOS_ID]
+        else:
+            ids = model.generate(samples)[0].tolist()
+        self_k, self_v = model.decoder.empty_cache(1)
+        for step, token in enumerate(ids[:limit]):
+            args = (torch.tensor([[token]]), torch.tensor(step), self_k, self_v)
+            args += (cross_k, cross_v, cross_bias)
+            inputs["decoder"].append(args)
+            _, self_k, self_v = model.decode_step(*args)
+        inputs["frontend"].append((samples,))
+        inputs["encoder"].append(enc)
+    return inputs
+
+
+def to_feeds(graph: str, inputs: Sequence[tuple[torch.Tensor, ...]]) -> list[dict[str, np.ndarray]]:
+    """Torch argument tuples -> ONNX Runtime feed dicts for one graph."""
+    names = GRAPH_INPUTS[graph]
+    return [{n: t.numpy() for n, t in zip(names, args)} for args in inputs]
+
+
+def waveform_stem_nodes(model_proto: object) -> list[str]:
+    """Names of the ONNX nodes exported from the waveform stem (kept fp32 everywhere)."""
+    stem = WAVEFORM_STEM + ":"  # module paths in the exporter's namespace metadata
+    names = []
+    for node in model_proto.graph.node:  # type: ignore[attr-defined]
+        meta = {p.key: p.value for p in node.metadata_props}
+        if stem in meta.get("namespace", ""):
+            names.append(node.name)
+    return names
+
+
+class _FeedReader(CalibrationDataReader):
+    """A CalibrationDataReader over a list of feed dicts."""
+
+    def __init__(self, feeds: list[dict[str, np.ndarray]]) -> None:
+        self._feeds = feeds
+        self._iter: Iterator[dict[str, np.ndarray]] = iter(feeds)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._iter, None)
+
+    def rewind(self) -> None:
+        self._iter = iter(self._feeds)
+
+
+@contextmanager
+def _no_preprocess_hint() -> Iterator[None]:
+    """Drop the quantiser's 'consider pre-processing' warning (logged on every call)."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return "pre-processing before quantization" not in record.getMessage()
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
+
+
+def quantize_onnx_dynamic(src: Path, dst: Path, exclude: Sequence[str] = ()) -> dict:
+    """int8 dynamic quantisation: per-channel MatMul weights, activations quantised on the fly."""
+    with _no_preprocess_hint():
+        quantize_dynamic(
+            src,
+            dst,
+            op_types_to_quantize=["MatMul"],
+            per_channel=True,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=list(exclude),
+        )
+    return {"mode": "dynamic", "ops": ["MatMul"], "per_channel": True, "fp32_nodes": len(exclude)}
+
+
+def weight_matmuls(model_proto: object) -> list[str]:
+    """MatMul and Conv nodes with a constant weight (the linear layers and stems)."""
+    graph = model_proto.graph  # type: ignore[attr-defined]
+    constants = {t.name for t in graph.initializer}
+    constants |= {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    return [
+        n.name
+        for n in graph.node
+        if n.op_type in ("MatMul", "Conv") and len(n.input) > 1 and n.input[1] in constants
+    ]
+
+
+def quantize_onnx_static(
+    src: Path, dst: Path, feeds: list[dict[str, np.ndarray]], exclude: Sequence[str] = ()
+) -> dict:
+    """int8 static QDQ: per-channel weights, activation ranges calibrated (MinMax) on `feeds`.
+
+    Only layers with weights are quantised (linear layers, the mel/pitch stems): attention's
+    activation-by-activation products and the masks' -1e4 biases stay in float."""
+    skip = set(exclude)
+    nodes = [n for n in weight_matmuls(onnx.load(str(src))) if n not in skip]
+    with _no_preprocess_hint():
+        quantize_static(
+            src,
+            dst,
+            _FeedReader(feeds),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_quantize=nodes,
+            nodes_to_exclude=list(exclude),
+            calibrate_method=CalibrationMethod.MinMax,
+            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+        )
+    return {
+        "mode": "static",
+        "format": "QDQ",
+        "per_channel": True,
+        "calibration": "MinMax",
+        "quantized_nodes": len(nodes),
+        "fp32_nodes": len(exclude),
+        "calibration_batches": len(feeds),
+    }

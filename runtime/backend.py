@@ -1,0 +1,246 @@
+"""One small interface over a bundle's three graphs, and its ONNX Runtime implementation.
+
+A `Backend` turns numpy arrays into numpy arrays: `frontend` (samples -> frames), `encode`
+(frames -> per-layer cross-attention K/V and key bias) and `decode_step` (one step of the
+decoder with its explicit, fixed-size self-attention cache). The recogniser and the stream
+see only this interface; ExecuTorch and TensorRT live in their own modules and are imported
+only when a bundle asks for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from echo_edge.runtime.bundle import GRAPH_INPUTS, GRAPHS, Manifest
+
+# Short names for ONNX Runtime execution providers (full names are accepted too).
+PROVIDER_ALIASES = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "trt": "TensorrtExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+}
+# "auto" tries these in order and keeps the ones this onnxruntime build has.
+AUTO_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
+ORT_LOG_ERRORS_ONLY = 3
+DECODER_THREADS = 1  # intra-op threads of the decoder session (one token per call)  # onnxruntime severity: 0 verbose .. 4 fatal
+ORT_TYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+}
+
+
+class BackendError(RuntimeError):
+    """A graph that cannot be loaded or run: one line, printed as is by the CLI."""
+
+
+class FrontendFrames(NamedTuple):
+    """The frontend graph's outputs for one buffer, T = 1 + N // HOP frames."""
+
+    mel: np.ndarray  # (1, N_MELS, T)
+    pitch: np.ndarray  # (1, 3, T) log-f0, voiced, periodicity
+    energy: np.ndarray  # (1, T) dBFS
+    silence: np.ndarray  # (1, T) 0/1
+
+
+class CrossAttention(NamedTuple):
+    """The encoder's outputs: what every decoder step attends to."""
+
+    k: np.ndarray  # (layers, 1, H, S, Dh)
+    v: np.ndarray  # (layers, 1, H, S, Dh)
+    bias: np.ndarray  # (1, S) additive key bias (padding hard, silence soft)
+
+
+class Backend:
+    """The three graphs of one bundle behind numpy in, numpy out."""
+
+    name = "abstract"
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+        cfg = manifest.config
+        heads = int(cfg["n_heads"])
+        # (layers, 1, H, C, Dh): the decoder graph's fixed-size self-attention cache.
+        self.cache_shape = (
+            int(cfg["decoder_layers"]),
+            1,
+            heads,
+            int(cfg["max_target_len"]),
+            int(cfg["d_model"]) // heads,
+        )
+
+    def run(self, graph: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Run one graph on named inputs -> its outputs in GRAPH_OUTPUTS order."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release sessions and device memory (optional)."""
+
+    def frontend(self, samples: np.ndarray) -> FrontendFrames:
+        """samples (1, N) float32 -> the frames of that buffer (zero outside it)."""
+        return FrontendFrames(*self.run("frontend", {"samples": samples}))
+
+    def encode(
+        self,
+        mel: np.ndarray,
+        pitch: np.ndarray,
+        silence: np.ndarray,
+        wave: np.ndarray,
+        frame_mask: np.ndarray,
+    ) -> CrossAttention:
+        """Features of one utterance, batch 1 -> cross-attention K/V and key bias."""
+        feeds = {"mel": mel, "pitch": pitch, "silence": silence, "wave": wave}
+        feeds["frame_mask"] = frame_mask
+        return CrossAttention(*self.run("encoder", feeds))
+
+    def decode_step(
+        self,
+        tokens: np.ndarray,
+        offset: int,
+        self_k: np.ndarray,
+        self_v: np.ndarray,
+        cross: CrossAttention,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """tokens (1, L) at positions offset.. -> logits (1, L, V) and the updated caches."""
+        feeds = {
+            "tokens": tokens.astype(np.int64, copy=False),
+            "offset": np.asarray(offset, dtype=np.int64),
+            "self_k": self_k,
+            "self_v": self_v,
+            "cross_k": cross.k,
+            "cross_v": cross.v,
+            "cross_bias": cross.bias,
+        }
+        logits, k, v = self.run("decoder", feeds)
+        return logits, k, v
+
+    def empty_cache(self) -> tuple[np.ndarray, np.ndarray]:
+        """Zeroed self-attention caches (layers, 1, H, max_target_len, Dh)."""
+        return np.zeros(self.cache_shape, np.float32), np.zeros(self.cache_shape, np.float32)
+
+
+def resolve_providers(requested: Sequence[str] | str | None) -> list[str]:
+    """Execution provider names for onnxruntime: aliases expanded, availability checked."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if requested is None:
+        return list(DEFAULT_PROVIDERS)
+    if isinstance(requested, str):
+        requested = [p for p in requested.split(",") if p.strip()]
+    if [p.strip().lower() for p in requested] == ["auto"]:
+        return [p for p in AUTO_PROVIDERS if p in available]
+    names = [PROVIDER_ALIASES.get(p.strip().lower(), p.strip()) for p in requested]
+    missing = [p for p in names if p not in available]
+    if missing:
+        raise BackendError(
+            f"execution provider {', '.join(missing)} is not available in this onnxruntime "
+            f"build (available: {', '.join(available)})"
+        )
+    if "CPUExecutionProvider" not in names:
+        names.append("CPUExecutionProvider")  # the fallback for ops a GPU provider lacks
+    return names
+
+
+def provider_options(name: str, manifest: Manifest, cache_dir: Path | None) -> dict[str, str]:
+    """Options for one provider: TensorRT gets an engine cache and the bundle's precision."""
+    if name != "TensorrtExecutionProvider":
+        return {}
+    options = {"trt_fp16_enable": str(manifest.precision == "fp16")}
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        options["trt_engine_cache_enable"] = "True"
+        options["trt_engine_cache_path"] = str(cache_dir)
+        options["trt_timing_cache_enable"] = "True"
+    return options
+
+
+class OnnxBackend(Backend):
+    """ONNX Runtime sessions for frontend.onnx, encoder.onnx and decoder.onnx."""
+
+    name = "onnx"
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        providers: Sequence[str] | str | None = None,
+        threads: int = 0,
+        trt_cache_dir: Path | None = None,
+    ) -> None:
+        super().__init__(manifest)
+        try:
+            import onnxruntime as ort
+        except ImportError as e:
+            raise BackendError(
+                "onnxruntime is not installed: pip install 'echo-edge[onnx-runtime]'"
+            ) from e
+        self.providers = resolve_providers(providers)
+        chosen = [(p, provider_options(p, manifest, trt_cache_dir)) for p in self.providers]
+        self.sessions = {}
+        self._types: dict[str, dict[str, type]] = {}
+        for graph in GRAPHS:
+            path = manifest.graph_file(graph)
+            options = ort.SessionOptions()
+            options.log_severity_level = ORT_LOG_ERRORS_ONLY
+            # One decoder step is too small to split across threads; spinning worker threads
+            # would only steal the CPU that audio capture and the other graphs need.
+            options.intra_op_num_threads = DECODER_THREADS if graph == "decoder" else threads
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            try:
+                session = ort.InferenceSession(str(path), options, providers=chosen)
+            except Exception as e:  # onnxruntime raises its own exception types
+                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise BackendError(f"cannot load {path}: {first}") from e
+            names = {i.name: ORT_TYPES.get(i.type, np.float32) for i in session.get_inputs()}
+            unknown = sorted(set(names) - set(GRAPH_INPUTS[graph]))
+            if unknown:
+                raise BackendError(f"{path}: unexpected graph inputs {unknown}")
+            self.sessions[graph] = session
+            self._types[graph] = names
+
+    def run(self, graph: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        types = self._types[graph]
+        # Only the inputs the graph kept (an exporter may drop an unused stream).
+        inputs = {
+            k: np.asarray(v, dtype=types[k], order="C") for k, v in feeds.items() if k in types
+        }
+        outputs = self.sessions[graph].run(None, inputs)
+        return [o if o.dtype != np.float16 else o.astype(np.float32) for o in outputs]
+
+    def close(self) -> None:
+        self.sessions.clear()
+
+
+def load_backend(
+    manifest: Manifest,
+    name: str | None = None,
+    providers: Sequence[str] | str | None = None,
+    threads: int = 0,
+    trt_cache_dir: Path | None = None,
+) -> Backend:
+    """The backend a bundle was made for (`name` must agree with the manifest if given)."""
+    kind = manifest.backend
+    if name is not None and name != kind:
+        raise BackendError(
+            f"bundle {manifest.path} was exported for {kind}, not {name}: export it with "
+            f"--backend {name}"
+        )
+    if kind == "onnx":
+        return OnnxBackend(manifest, providers, threads, trt_cache_dir)
+    if kind == "executorch":
+        from echo_edge.runtime.executorch_backend import ExecuTorchBackend
+
+        return ExecuTorchBackend(manifest, threads)
+    if kind == "tensorrt":
+        from echo_edge.runtime.tensorrt_backend import TensorRTBackend
+
+        return TensorRTBackend(manifest)
+    raise BackendError(f"bundle {manifest.path}: unknown backend {kind!r}")

@@ -1,0 +1,72 @@
+"""Greedy decoding in numpy over a Backend's decode_step, with the loop guard.
+
+The same search as echo_edge.decoding.greedy_decode (batch 1): bos, then one cached step per
+token until eos or the token cap. A previous hypothesis of the same utterance (a partial
+result) can be checked in ONE batched decoder pass: its tokens are kept up to the first
+position where greedy search would have chosen differently, and decoding goes on from there
+(the stale cache slots beyond are overwritten before any query can see them).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from echo_edge.runtime.backend import Backend, CrossAttention
+
+from echo_edge import constants as C
+
+
+@dataclass(frozen=True)
+class DecodingOptions:
+    # Hard cap on generated tokens (bos excluded); None = the model's max_target_len - 1.
+    max_new_tokens: int | None = None
+    # Loop guard: at most this many tokens per second of audio (+ min_tokens); None = config.
+    max_tokens_per_second: float | None = None
+    # Tokens always allowed, however short the audio.
+    min_tokens: int = 8
+    # Check a previous partial in one batched decoder pass instead of re-decoding it.
+    verify_prefix: bool = True
+
+
+def token_cap(seconds: float, options: DecodingOptions, config: dict) -> int:
+    """Generated-token cap for `seconds` of audio: ceil(seconds * rate) + min_tokens, clamped."""
+    rate = options.max_tokens_per_second or float(config["max_tokens_per_second"])
+    hard = int(config["max_target_len"]) - 1
+    hard = min(options.max_new_tokens or hard, hard)
+    return min(math.ceil(seconds * rate) + options.min_tokens, hard)
+
+
+def greedy_decode(
+    backend: Backend, cross: CrossAttention, cap: int, prefix: Sequence[int] = ()
+) -> tuple[list[int], int]:
+    """Greedy token ids after bos (eos excluded) and the number of decoder calls made."""
+    self_k, self_v = backend.empty_cache()
+    out: list[int] = []
+    token, calls = C.BOS_ID, 0
+    prefix = list(prefix)[:cap]
+    if prefix:
+        tokens = np.array([[C.BOS_ID, *prefix]], dtype=np.int64)  # (1, L)
+        logits, self_k, self_v = backend.decode_step(tokens, 0, self_k, self_v, cross)
+        calls += 1
+        chosen = logits[0].argmax(-1)  # (L,) greedy choice after each position
+        kept = 0
+        while kept < len(prefix) and int(chosen[kept]) == prefix[kept]:
+            kept += 1
+        out = prefix[:kept]
+        token = C.EOS_ID if kept >= cap else int(chosen[kept])
+        if token == C.EOS_ID:
+            return out, calls
+        out.append(token)
+    step = len(out)
+    while True:
+        tokens = np.array([[token]], dtype=np.int64)  # (1, 1)
+        logits, self_k, self_v = backend.decode_step(tokens, step, self_k, self_v, cross)
+        calls += 1
+        token = C.EOS_ID if step >= cap else int(logits[0, -1].argmax())
+        if token == C.EOS_ID:
+            return out, calls
+        out.append(token)
+        step += 1

@@ -1,0 +1,205 @@
+"""The read-only recogniser: a checked bundle's backend sessions and tokenizer.
+
+`Recognizer.from_bundle(path)` verifies the manifest (format version, sha256 of every file),
+loads the backend the bundle was exported for and its tokenizer. It holds no per-audio
+state: `create_stream()` makes a `Stream` for that, and `transcribe_samples` /
+`transcribe_file` stream whole recordings of any length through one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from echo_edge.runtime.backend import Backend, BackendError, CrossAttention, load_backend
+from echo_edge.runtime.bundle import TOKENIZER_NAME, BundleError, Manifest, read_bundle
+from echo_edge.runtime.decoding import DecodingOptions, greedy_decode, token_cap
+from echo_edge.runtime.stream import FrameBlock, IncrementalFrontend, Result, Stream, StreamOptions
+
+from echo_edge import constants as C
+from echo_edge.tokenizer import EchoTokenizer
+
+CACHE_ENV = "ECHO_EDGE_CACHE"  # overrides the cache directory (default bundle, TensorRT engines)
+DEFAULT_MAX_SECONDS = 30.0  # longest utterance when a manifest states no limit
+FILE_BLOCK_SECONDS = 2.0  # files are read and streamed in blocks of this length
+# Files need no partial results: only finals are decoded.
+FILE_OPTIONS = StreamOptions(partial_interval_seconds=0.0)
+
+
+def cache_dir() -> Path:
+    """~/.cache/echo-edge (or $ECHO_EDGE_CACHE, or $XDG_CACHE_HOME/echo-edge)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "echo-edge"
+
+
+class RecognizerError(RuntimeError):
+    """A bundle or input the recogniser cannot use: one line for the user."""
+
+
+@dataclass
+class Transcript:
+    """The finals of one recording, joined, with timing."""
+
+    text: str
+    segments: list[Result] = field(default_factory=list)
+    seconds: float = 0.0  # audio duration
+    elapsed: float = 0.0  # wall-clock processing time
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: processing time / audio time."""
+        return self.elapsed / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "text": self.text,
+            "seconds": round(self.seconds, 3),
+            "rtf": round(self.rtf, 4),
+            "segments": [s.to_dict() for s in self.segments],
+        }
+
+
+class Recognizer:
+    """Backend + tokenizer + the bundle's constants; shared by any number of streams."""
+
+    def __init__(self, manifest: Manifest, backend: Backend, tokenizer: EchoTokenizer) -> None:
+        self.manifest = manifest
+        self.backend = backend
+        self.tokenizer = tokenizer
+        self.config = manifest.config
+        frontend = manifest.frontend
+        framing = (int(frontend.get("sample_rate", 0)), int(frontend.get("hop", 0)))
+        if framing != (C.SAMPLE_RATE, C.HOP):
+            raise RecognizerError(
+                f"bundle {manifest.path}: framing {framing} is not this runtime's"
+            )
+        # (left context, look-ahead) in samples: the streaming arithmetic of this frontend.
+        self.context = (int(frontend["left_context"]), int(frontend["lookahead"]))
+        # The longest utterance the graphs were exported for (ExecuTorch bounds, TensorRT profiles).
+        self.max_utterance_seconds = float(
+            manifest.limits.get("max_audio_seconds", DEFAULT_MAX_SECONDS)
+        )
+
+    @classmethod
+    def from_bundle(
+        cls,
+        path: str | Path,
+        backend: str | None = None,
+        providers: Sequence[str] | str | None = None,
+        threads: int = 0,
+    ) -> Recognizer:
+        """Check and load a bundle; `backend` (if given) must match the manifest's."""
+        try:
+            manifest = read_bundle(path)
+        except BundleError as e:
+            raise RecognizerError(str(e)) from e
+        try:
+            tokenizer = EchoTokenizer.from_file(manifest.file(TOKENIZER_NAME))
+        except Exception as e:  # tokenizers raises its own exception types
+            raise RecognizerError(
+                f"bundle {manifest.path}: unreadable {TOKENIZER_NAME} ({e})"
+            ) from e
+        if tokenizer.vocab_size != int(manifest.config["vocab_size"]):
+            raise RecognizerError(
+                f"bundle {manifest.path}: tokenizer has {tokenizer.vocab_size} ids, "
+                f"the model {manifest.config['vocab_size']}"
+            )
+        trt_cache = cache_dir() / "trt" / manifest.checkpoint_sha256[:16]
+        return cls(
+            manifest, load_backend(manifest, backend, providers, threads, trt_cache), tokenizer
+        )
+
+    def close(self) -> None:
+        self.backend.close()
+
+    # ---- one utterance ------------------------------------------------------------------
+    def encode(
+        self, mel: np.ndarray, pitch: np.ndarray, silence: np.ndarray, wave: np.ndarray
+    ) -> CrossAttention:
+        """Encoder inputs of one utterance (batch 1, every frame real) -> cross K/V, bias."""
+        frame_mask = np.ones_like(silence)  # (1, T)
+        return self.backend.encode(mel, pitch, silence, wave, frame_mask)
+
+    def decode_features(
+        self,
+        mel: np.ndarray,
+        pitch: np.ndarray,
+        silence: np.ndarray,
+        wave: np.ndarray,
+        seconds: float,
+        options: DecodingOptions | None = None,
+        prefix: Sequence[int] = (),
+    ) -> tuple[list[int], int]:
+        """Encode one utterance's frames and decode greedily -> (token ids, decoder calls)."""
+        options = options or DecodingOptions()
+        cross = self.encode(mel, pitch, silence, wave)
+        cap = token_cap(seconds, options, self.config)
+        return greedy_decode(self.backend, cross, cap, prefix)
+
+    def features(self, samples: np.ndarray) -> FrameBlock:
+        """All frames of 16 kHz mono `samples` (zero outside them), in bounded frontend calls."""
+        frontend = IncrementalFrontend(self.backend.frontend, *self.context)
+        blocks = list(frontend.push(np.asarray(samples, np.float32), final=True))
+        return FrameBlock(0, *(np.concatenate(s, axis=-1) for s in list(zip(*blocks))[1:]))
+
+    def recognize(self, samples: np.ndarray, options: DecodingOptions | None = None) -> Result:
+        """Transcribe one utterance of 16 kHz mono float32 audio in one pass (no endpointing)."""
+        samples = np.asarray(samples, np.float32)
+        seconds = len(samples) / C.SAMPLE_RATE
+        if seconds > self.max_utterance_seconds:
+            raise RecognizerError(
+                f"{seconds:.1f} s is longer than one utterance may be "
+                f"({self.max_utterance_seconds:.0f} s): use transcribe_samples or a Stream"
+            )
+        if not np.isfinite(samples).all():
+            raise RecognizerError("audio contains NaN or infinite samples")
+        f = self.features(samples)
+        tokens, _ = self.decode_features(
+            f.mel[None], f.pitch[None], f.silence[None], f.wave[None], seconds, options
+        )
+        text = self.tokenizer.decode(tokens)
+        return Result(text, tuple(tokens), True, 0.0, seconds, 0)
+
+    # ---- whole recordings ---------------------------------------------------------------
+    def create_stream(self, options: StreamOptions | None = None) -> Stream:
+        return Stream(self, options)
+
+    def transcribe_blocks(
+        self, blocks: Iterable[np.ndarray], sample_rate: int, options: StreamOptions | None = None
+    ) -> Transcript:
+        """Stream blocks of one recording through a Stream -> its finals, joined."""
+        stream = self.create_stream(options or FILE_OPTIONS)
+        t0 = time.perf_counter()
+        finals: list[Result] = []
+        for block in blocks:
+            finals.extend(r for r in stream.accept_waveform(sample_rate, block) if r.final)
+        finals.extend(r for r in stream.input_finished() if r.final)
+        text = " ".join(r.text.strip() for r in finals if r.text.strip())
+        return Transcript(text, finals, stream.seconds, time.perf_counter() - t0)
+
+    def transcribe_samples(
+        self,
+        samples: np.ndarray,
+        sample_rate: int = C.SAMPLE_RATE,
+        options: StreamOptions | None = None,
+    ) -> Transcript:
+        """Transcribe audio of any length (mono or (N, channels), any rate)."""
+        step = int(FILE_BLOCK_SECONDS * sample_rate)
+        blocks = (samples[i : i + step] for i in range(0, len(samples), step))
+        return self.transcribe_blocks(blocks, sample_rate, options)
+
+    def transcribe_file(self, path: str | Path, options: StreamOptions | None = None) -> Transcript:
+        """Transcribe an audio file of any length, read and streamed block by block."""
+        from echo_edge.audio import iter_audio_blocks
+
+        blocks = iter_audio_blocks(path, block_seconds=FILE_BLOCK_SECONDS)
+        return self.transcribe_blocks(blocks, C.SAMPLE_RATE, options)
+
+
+__all__ = ["BackendError", "Recognizer", "RecognizerError", "Transcript"]

@@ -1,0 +1,282 @@
+"""`echo-edge transcribe`: audio files of any length, or the microphone, through a Stream.
+
+    echo-edge transcribe [--bundle B] FILE...      one transcript per file (streamed)
+    echo-edge transcribe [--bundle B] --mic        a live caption line, a new line per final
+
+Without --bundle the shipped model's ONNX fp32 bundle is built once (that needs torch and
+the exporters) and cached under ~/.cache/echo-edge/, keyed by the checkpoint's sha256.
+Everything else here is torch-free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from echo_edge.runtime.microphone import Microphone, MicrophoneError, input_devices
+from echo_edge.runtime.recognizer import (
+    Recognizer,
+    RecognizerError,
+    Transcript,
+    cache_dir,
+)
+from echo_edge.runtime.stream import Result, StreamOptions
+
+ERROR_PREFIX = "echo-edge: error:"
+DEFAULT_BACKEND, DEFAULT_PRECISION = "onnx", "fp32"
+
+
+class TranscribeError(RuntimeError):
+    """A user-facing failure of the transcribe command."""
+
+
+def default_bundle(log: TextIO = sys.stderr) -> Path:
+    """The shipped model's ONNX fp32 bundle: built on first use, then read from the cache."""
+    from echo_edge.runtime.bundle import BundleError, read_bundle
+
+    from echo_edge.checkpoint import checkpoint_sha256
+
+    sha = checkpoint_sha256()
+    path = cache_dir() / "bundles" / f"{DEFAULT_BACKEND}-{DEFAULT_PRECISION}-{sha[:16]}"
+    if path.is_dir():
+        try:
+            read_bundle(path)
+            return path
+        except BundleError as e:
+            print(f"echo-edge: rebuilding the cached bundle ({e})", file=log)
+            shutil.rmtree(path, ignore_errors=True)
+    print(f"echo-edge: building the default bundle once, cached in {path}", file=log)
+    try:
+        from echo_edge.export.pipeline import export_bundle
+
+        export_bundle(
+            None, DEFAULT_BACKEND, DEFAULT_PRECISION, path, log=lambda m: print(m, file=log)
+        )
+    except ImportError as e:
+        raise TranscribeError(
+            f"no --bundle given and no cached default bundle; building it needs torch and the "
+            f"exporters (pip install 'echo-edge[train,export]'), or pass --bundle ({e})"
+        ) from e
+    return path
+
+
+def add_transcribe_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Register the transcribe options on `parser` (a subcommand parser)."""
+    d = StreamOptions()
+    parser.add_argument(
+        "files", nargs="*", metavar="FILE", help="audio files (wav, flac, ogg, mp3)"
+    )
+    parser.add_argument("--bundle", help="bundle directory (default: the shipped model, cached)")
+    parser.add_argument("--mic", action="store_true", help="transcribe the microphone live")
+    parser.add_argument("--device", help="input device index or name, with --mic")
+    parser.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument(
+        "--providers", help="onnxruntime execution providers: cpu,cuda,tensorrt or auto"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=0, help="inference threads (0: runtime default)"
+    )
+    vad = parser.add_argument_group("endpointing")
+    vad.add_argument(
+        "--start-threshold",
+        type=float,
+        default=d.start_threshold_dbfs,
+        help="dBFS a voiced frame needs to start an utterance",
+    )
+    vad.add_argument(
+        "--voicing-threshold",
+        type=float,
+        default=d.voicing_threshold,
+        help="periodicity (0-1) a frame needs to count as voiced",
+    )
+    vad.add_argument(
+        "--trailing-silence",
+        type=float,
+        default=d.trailing_silence_seconds,
+        help="seconds of quiet that end an utterance",
+    )
+    vad.add_argument(
+        "--max-utterance",
+        type=float,
+        default=d.max_utterance_seconds,
+        help="longest utterance, seconds",
+    )
+    vad.add_argument(
+        "--partial-interval",
+        type=float,
+        default=d.partial_interval_seconds,
+        help="seconds between partial results (--mic)",
+    )
+    vad.add_argument(
+        "--no-endpointing", action="store_true", help="no pauses: one utterance per --max-utterance"
+    )
+    return parser
+
+
+def stream_options(args: argparse.Namespace, live: bool) -> StreamOptions:
+    return StreamOptions(
+        endpointing=not args.no_endpointing,
+        start_threshold_dbfs=args.start_threshold,
+        voicing_threshold=args.voicing_threshold,
+        trailing_silence_seconds=args.trailing_silence,
+        max_utterance_seconds=args.max_utterance,
+        partial_interval_seconds=args.partial_interval if live else 0.0,
+    )
+
+
+class CaptionLine:
+    """One terminal line that partials rewrite in place (\\r) and finals end (\\n)."""
+
+    def __init__(self, out: TextIO, width: int | None = None) -> None:
+        self.out = out
+        self.width = width or max(20, shutil.get_terminal_size((80, 24)).columns - 1)
+        self.shown = 0
+
+    def _write(self, text: str, end: str) -> None:
+        text = text if len(text) <= self.width else "..." + text[-(self.width - 3) :]
+        self.out.write("\r" + text + " " * max(0, self.shown - len(text)) + end)
+        self.shown = 0 if end else len(text)
+        self.out.flush()
+
+    def partial(self, text: str) -> None:
+        self._write(text, "")
+
+    def final(self, text: str) -> None:
+        if text:
+            self._write(text, "\n")
+        elif self.shown:
+            self._write("", "")
+
+
+def show(results: list[Result], caption: CaptionLine, as_json: bool) -> None:
+    for r in results:
+        if as_json:
+            if r.final:
+                caption.out.write(json.dumps(r.to_dict()) + "\n")
+                caption.out.flush()
+        elif r.final:
+            caption.final(r.text.strip())
+        else:
+            caption.partial(r.text.strip())
+
+
+def run_mic(recognizer: Recognizer, args: argparse.Namespace) -> int:
+    """Caption the microphone until Ctrl-C, then print the real-time factor and overflows."""
+    mic = Microphone(args.device)
+    stream = recognizer.create_stream(stream_options(args, live=True))
+    caption = CaptionLine(sys.stdout)
+    print(f"listening on {mic.name!r} ({mic.rate} Hz); Ctrl-C to stop", file=sys.stderr, flush=True)
+    failure: MicrophoneError | None = None
+    try:
+        with mic:
+            while True:
+                audio = mic.read()
+                if audio.size:
+                    show(stream.accept_waveform(16000, audio), caption, args.json)
+    except KeyboardInterrupt:
+        pass
+    except MicrophoneError as e:
+        failure = e
+    tail = mic.drain()
+    if tail.size:
+        show(stream.accept_waveform(16000, tail), caption, args.json)
+    show(stream.input_finished(), caption, args.json)
+    stats = stream.stats
+    rtf = stats.compute_seconds / stats.audio_seconds if stats.audio_seconds else 0.0
+    summary = {"audio_seconds": round(stats.audio_seconds, 2), "rtf": round(rtf, 4)}
+    summary.update(overflows=mic.overflows, finals=stats.finals)
+    if args.json:
+        print(json.dumps({"summary": summary}), flush=True)
+    print(
+        f"audio {stats.audio_seconds:.1f} s, real-time factor {rtf:.3f}, overflows {mic.overflows}",
+        file=sys.stderr,
+        flush=True,
+    )
+    if failure is not None:
+        raise failure
+    return 0
+
+
+def transcribe_one(recognizer: Recognizer, path: str, options: StreamOptions) -> Transcript:
+    from echo_edge.audio import AudioError
+
+    if not Path(path).is_file():
+        raise TranscribeError(f"{path}: no such file")
+    try:
+        transcript = recognizer.transcribe_file(path, options)
+    except (AudioError, ValueError) as e:
+        message = str(e)
+        raise TranscribeError(message if path in message else f"{path}: {message}") from e
+    if not transcript.segments:
+        raise TranscribeError(
+            f"{path}: no speech found (silent, or quieter than --start-threshold "
+            f"{options.start_threshold_dbfs:g} dBFS)"
+        )
+    return transcript
+
+
+def run_files(recognizer: Recognizer, args: argparse.Namespace) -> int:
+    """Transcribe each file; a bad file costs one error line, the others still run."""
+    options = stream_options(args, live=False)
+    done, failed = [], 0
+    for path in args.files:
+        try:
+            transcript = transcribe_one(recognizer, path, options)
+        except (TranscribeError, RecognizerError, OSError) as e:
+            print(f"{ERROR_PREFIX} {e}", file=sys.stderr, flush=True)
+            failed += 1
+            continue
+        done.append({"file": path, **transcript.to_dict()})
+        if not args.json:
+            print(
+                transcript.text if len(args.files) == 1 else f"{path}: {transcript.text}",
+                flush=True,
+            )
+    if args.json:
+        print(json.dumps({"files": done}, indent=2))
+    return 1 if failed else 0
+
+
+def run_transcribe(args: argparse.Namespace) -> int:
+    """The transcribe subcommand -> exit status. Failures raise one-line errors."""
+    if args.list_devices:
+        for d in input_devices():
+            print(f"{d['index']:3d}  {d['name']}  ({d['channels']} ch, {d['samplerate']} Hz)")
+        return 0
+    if args.mic and args.files:
+        raise TranscribeError("give audio files or --mic, not both")
+    if not args.mic and not args.files:
+        raise TranscribeError("nothing to transcribe: give audio files or --mic")
+    if args.device is not None and not args.mic:
+        raise TranscribeError("--device needs --mic")
+    bundle = Path(args.bundle) if args.bundle else default_bundle()
+    recognizer = Recognizer.from_bundle(bundle, providers=args.providers, threads=args.threads)
+    try:
+        return run_mic(recognizer, args) if args.mic else run_files(recognizer, args)
+    finally:
+        recognizer.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (`python -m echo_edge.runtime.transcribe`), same errors as the CLI."""
+    parser = argparse.ArgumentParser(
+        prog="echo-edge transcribe", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    args = add_transcribe_args(parser).parse_args(argv)
+    try:
+        return run_transcribe(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, RuntimeError, OSError) as e:
+        print(f"{ERROR_PREFIX} {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""Manifests, LibriSpeech trees, SpeechDataset and SpeechCollator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from echo_edge.constants import EOS_ID, SAMPLE_RATE
+from echo_edge.data import SpeechCollator, SpeechDataset, read_librispeech, read_manifest
+from echo_edge.tokenizer import build_char_tokenizer
+
+
+def tone(seconds: float, freq: float = 220.0) -> np.ndarray:
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+@pytest.fixture
+def librispeech(tmp_path: Path) -> Path:
+    """A tiny tree in the LibriSpeech layout: root/subset/speaker/chapter/*.trans.txt + .flac."""
+    root = tmp_path / "LibriSpeech" / "dev-clean"
+    lines = {
+        ("84", "121123"): ["GO DO YOU HEAR", "BUT IN LESS THAN FIVE MINUTES THE STAIRCASE GROANED"],
+        ("174", "50561"): ["FORGOTTEN TOO THE NAME OF GILLIAN THE LOVELY CAPTIVE"],
+    }
+    for (speaker, chapter), texts in lines.items():
+        folder = root / speaker / chapter
+        folder.mkdir(parents=True)
+        trans = []
+        for i, text in enumerate(texts):
+            utt = f"{speaker}-{chapter}-{i:04d}"
+            sf.write(folder / f"{utt}.flac", tone(0.5 + i), SAMPLE_RATE)
+            trans.append(f"{utt} {text}")
+        (folder / f"{speaker}-{chapter}.trans.txt").write_text("\n".join(trans) + "\n")
+    return tmp_path / "LibriSpeech"
+
+
+def test_read_librispeech(librispeech: Path) -> None:
+    rows = read_librispeech(librispeech)
+    assert len(rows) == 3
+    by_id = {r["id"]: r for r in rows}
+    row = by_id["84-121123-0001"]
+    assert row["text"] == "but in less than five minutes the staircase groaned"
+    assert row["speaker"] == "84" and row["chapter"] == "121123"
+    assert Path(row["audio"]).is_absolute() and Path(row["audio"]).is_file()
+    assert row["duration"] == pytest.approx(1.5, abs=1e-3)
+    assert len(read_librispeech(librispeech / "dev-clean")) == 3  # a subset directly
+
+
+def test_read_librispeech_errors(tmp_path: Path, librispeech: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no LibriSpeech transcripts"):
+        read_librispeech(tmp_path / "empty")
+    next(librispeech.rglob("*.flac")).unlink()
+    with pytest.raises(FileNotFoundError, match="missing"):
+        read_librispeech(librispeech)
+
+
+def test_user_jsonl_with_relative_and_absolute_paths(tmp_path: Path) -> None:
+    (tmp_path / "clips").mkdir()
+    sf.write(tmp_path / "clips" / "a.wav", tone(1.0), SAMPLE_RATE)
+    absolute = tmp_path / "b.wav"
+    sf.write(absolute, tone(0.25), 8000)
+    manifest = tmp_path / "sets" / "mine.jsonl"
+    manifest.parent.mkdir()
+    manifest.write_text(
+        json.dumps({"audio": "../clips/a.wav", "text": "Hello there", "speaker": "x"})
+        + "\n\n"
+        + json.dumps({"audio_filepath": str(absolute), "text": "General Kenobi!"})
+        + "\n"
+    )
+    rows = read_manifest(manifest)
+    assert [Path(r["audio"]).resolve() for r in rows] == [
+        (tmp_path / "clips" / "a.wav").resolve(),
+        absolute,
+    ]
+    assert rows[0]["text"] == "Hello there" and rows[0]["speaker"] == "x"
+
+
+def test_manifest_errors_name_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        json.dumps({"audio": "a.wav", "text": "ok"}) + "\n" + json.dumps({"audio": "b.wav"}) + "\n"
+    )
+    with pytest.raises(ValueError, match=r"bad.jsonl:2: .*text"):
+        read_manifest(bad)
+    bad.write_text("{not json\n")
+    with pytest.raises(ValueError, match=r"bad.jsonl:1: invalid JSON"):
+        read_manifest(bad)
+    with pytest.raises(FileNotFoundError):
+        read_manifest(tmp_path / "absent.jsonl")
+
+
+def test_dataset_items(librispeech: Path) -> None:
+    pytest.importorskip(
+        "echo_edge.audio", reason="echo_edge.audio (load_audio) is not in this checkout yet"
+    )
+    tok = build_char_tokenizer()
+    rows = read_librispeech(librispeech)
+    ds = SpeechDataset(rows, tok)
+    assert len(ds) == 3 and ds.lengths == [int(r["duration"] * SAMPLE_RATE) for r in rows]
+    item = ds[0]
+    assert item["input_values"].dtype == np.float32 and item["input_values"].ndim == 1
+    assert item["input_values"].size == ds.lengths[0]
+    assert item["labels"][-1] == EOS_ID and tok.decode(item["labels"]) == rows[0]["text"]
+    short = SpeechDataset(rows, tok, max_seconds=1.0)
+    assert len(short) == 2 and short.dropped == 1
+
+
+def test_collator_shapes_masks_and_label_padding() -> None:
+    features = [
+        {"input_values": tone(0.5), "labels": [5, 6, 7, EOS_ID]},
+        {"input_values": tone(1.25), "labels": [8, EOS_ID]},
+    ]
+    batch = SpeechCollator()(features)
+    n = int(1.25 * SAMPLE_RATE)
+    assert batch["input_values"].shape == (2, n) and batch["input_values"].dtype == torch.float32
+    assert batch["attention_mask"].dtype == torch.long
+    assert batch["attention_mask"].sum(1).tolist() == [int(0.5 * SAMPLE_RATE), n]
+    assert torch.all(batch["input_values"][0, int(0.5 * SAMPLE_RATE) :] == 0)
+    assert torch.equal(batch["input_values"][1], torch.from_numpy(features[1]["input_values"]))
+    assert batch["labels"].tolist() == [[5, 6, 7, EOS_ID], [8, EOS_ID, -100, -100]]
+
+
+def test_collator_pads_and_truncates_to_30_seconds() -> None:
+    features = [
+        {"input_values": tone(2.0), "labels": [5, EOS_ID]},
+        {"input_values": tone(31.0), "labels": [6, EOS_ID]},
+    ]
+    batch = SpeechCollator(pad_to_seconds=30)(features)
+    assert batch["input_values"].shape == (2, 480000)
+    assert batch["attention_mask"].sum(1).tolist() == [32000, 480000]
+    assert SpeechCollator(pad_to_seconds=30)(features[:1])["input_values"].shape == (1, 480000)

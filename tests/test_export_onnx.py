@@ -1,0 +1,262 @@
+"""ONNX bundles of a tiny random model: every precision exports, and each stays near eager.
+
+Tolerances (measured on this tiny model in brackets):
+- fp32: frontend and encoder outputs within 1e-4 relative (~1e-6); decoder logits within
+  1e-4 max abs over a teacher-forced sequence run step by step with the cache (~2e-6);
+  the exported greedy transcript equals Echo.generate's.
+- fp16 (encoder + decoder): 5e-3 relative (~6e-4).
+- int8 dynamic / static: encoder cross K/V and decoder logits within 0.08 relative
+  (~0.01-0.02); the frontend is untouched (fp32 in every bundle).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import soundfile as sf
+import torch
+
+from echo_edge import constants as C
+from echo_edge.decoding import DecodingOptions, seconds_of, token_budget
+from echo_edge.export.graphs import WAVEFORM_STEM
+from echo_edge.export.pipeline import export_bundle
+from echo_edge.export.quantize import synthesize_calibration
+from echo_edge.model import Echo
+from echo_edge.runtime.bundle import GRAPH_INPUTS, BundleError, Manifest, read_bundle
+from tests.conftest import harmonic, tiny_config
+
+FP32_REL, FP32_LOGITS = 1e-4, 1e-4
+FP16_REL = 5e-3
+INT8_REL = 0.08
+
+
+def rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / max(float(np.linalg.norm(b)), 1e-12))
+
+
+class Graphs:
+    """ONNX Runtime sessions of a bundle's three graphs, run with positional numpy inputs."""
+
+    def __init__(self, bundle: Path) -> None:
+        self.manifest: Manifest = read_bundle(bundle)
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        self.sessions = {
+            g: ort.InferenceSession(str(self.manifest.graph_file(g)), opts) for g in GRAPH_INPUTS
+        }
+
+    def run(self, graph: str, *args: object) -> list[np.ndarray]:
+        feeds = {n: np.asarray(a) for n, a in zip(GRAPH_INPUTS[graph], args)}
+        return self.sessions[graph].run(None, feeds)
+
+
+def audio(seconds: float = 1.0, seed: int = 0) -> torch.Tensor:
+    return torch.from_numpy(harmonic(seconds, f0=120 + 30 * seed, seed=seed))[None]  # (1, N)
+
+
+@torch.no_grad()
+def encoder_inputs(model: Echo, x: torch.Tensor) -> list[np.ndarray]:
+    f = model.features(x)
+    return [t.numpy() for t in (f.mel, f.pitch, f.silence, f.wave, f.frame_mask)]
+
+
+def greedy_ids(graphs: Graphs, model: Echo, x: torch.Tensor) -> list[int]:
+    """Greedy decoding with the exported encoder and decoder step (cache carried over)."""
+    cross_k, cross_v, cross_bias = graphs.run("encoder", *encoder_inputs(model, x))
+    self_k, self_v = (t.numpy() for t in model.decoder.empty_cache(1))
+    cap = int(token_budget(seconds_of(torch.tensor([x.shape[1]])), DecodingOptions(), model.decoder))
+    ids = [C.BOS_ID]
+    for step in range(cap + 1):
+        args = (np.array([[ids[-1]]]), np.array(step), self_k, self_v, cross_k, cross_v, cross_bias)
+        logits, self_k, self_v = graphs.run("decoder", *args)
+        ids.append(C.EOS_ID if step >= cap else int(logits[0, -1].argmax()))
+        if ids[-1] == C.EOS_ID:
+            break
+    return ids
+
+
+def eager_ids(model: Echo, x: torch.Tensor) -> list[int]:
+    ids = model.generate(x)[0].tolist()
+    return ids[: ids.index(C.EOS_ID) + 1] if C.EOS_ID in ids else ids
+
+
+@torch.no_grad()
+def teacher_forced_errors(graphs: Graphs, model: Echo, x: torch.Tensor) -> tuple[float, float]:
+    """(max abs, relative) logit error: exported decoder step by step vs eager full sequence."""
+    tokens = torch.tensor([eager_ids(model, x)])  # (1, L)
+    ref = model(x, decoder_input_ids=tokens)["logits"][0].numpy()  # (L, V)
+    cross = graphs.run("encoder", *encoder_inputs(model, x))
+    self_k, self_v = (t.numpy() for t in model.decoder.empty_cache(1))
+    steps = []
+    for i in range(tokens.shape[1]):
+        args = (tokens[:, i : i + 1].numpy(), np.array(i), self_k, self_v, *cross)
+        logits, self_k, self_v = graphs.run("decoder", *args)
+        steps.append(logits[0, 0])
+    got = np.stack(steps)
+    return float(np.abs(got - ref).max()), rel(got, ref)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    return Echo(tiny_config()).eval().save_pretrained(tmp_path_factory.mktemp("ckpt"))
+
+
+@pytest.fixture(scope="module")
+def model(checkpoint: Path) -> Echo:
+    return Echo.from_pretrained(checkpoint)
+
+
+@pytest.fixture(scope="module")
+def fp32(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    lines: list[str] = []
+    out = tmp_path_factory.mktemp("bundles") / "onnx-fp32"
+    export_bundle(checkpoint, "onnx", "fp32", out, log=lines.append)
+    return out, lines
+
+
+@pytest.fixture(scope="module")
+def calibration(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A two-row JSONL manifest of espeak-ng speech (the --calibration path)."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed: no calibration speech")
+    root = tmp_path_factory.mktemp("calibration")
+    rows = []
+    for i, utt in enumerate(synthesize_calibration(2)):
+        sf.write(root / f"u{i}.wav", utt.audio, C.SAMPLE_RATE, subtype="PCM_16")
+        rows.append(json.dumps({"audio": f"u{i}.wav", "text": utt.text}))
+    (root / "cal.jsonl").write_text("\n".join(rows) + "\n")
+    return root / "cal.jsonl"
+
+
+@pytest.fixture(scope="module")
+def variants(
+    checkpoint: Path, calibration: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("variants")
+    return {
+        "fp16": export_bundle(checkpoint, "onnx", "fp16", root / "fp16", log=lambda _: None),
+        "int8-dynamic": export_bundle(
+            checkpoint, "onnx", "int8", root / "dyn", quant="dynamic", log=lambda _: None
+        ),
+        "int8-static": export_bundle(
+            checkpoint, "onnx", "int8", root / "static", calibration, log=lambda _: None
+        ),
+    }
+
+
+def test_fp32_bundle_is_complete_and_says_what_it_did(fp32: tuple[Path, list[str]]) -> None:
+    bundle, lines = fp32
+    m = read_bundle(bundle)
+    assert sorted(m.files) == ["decoder.onnx", "encoder.onnx", "frontend.onnx", "tokenizer.json"]
+    assert (m.backend, m.precision, m.checkpoint_sha256 != "untrained") == ("onnx", "fp32", True)
+    assert m.exporter["torch"] == torch.__version__ and m.limits["max_target_len"] == 48
+    assert lines[0].startswith("[1/4]") and lines[-1].startswith("exported onnx fp32 bundle")
+    assert any(line.strip().startswith("encoder.onnx") and "KB" in line for line in lines)
+    for graph in GRAPH_INPUTS:
+        proto = onnx.load(str(m.graph_file(graph)))
+        onnx.checker.check_model(proto)
+        props = {p.key: p.value for p in proto.metadata_props}
+        assert props["graph"] == graph and props["sample_rate"] == str(C.SAMPLE_RATE)
+        assert props["bos_id"] == str(C.BOS_ID) and props["eos_id"] == str(C.EOS_ID)
+        assert json.loads(props["config"]) == tiny_config().to_dict()
+        assert [i.name for i in proto.graph.input] == list(GRAPH_INPUTS[graph])
+
+
+def test_fp32_graphs_match_eager(fp32: tuple[Path, list[str]], model: Echo) -> None:
+    graphs = Graphs(fp32[0])
+    for seed, seconds in enumerate((1.0, 0.7)):
+        x = audio(seconds, seed)
+        with torch.no_grad():
+            ref = model.frontend(x)
+            ref_cross = model.encode(*(torch.from_numpy(a) for a in encoder_inputs(model, x)))
+        for got, want in zip(graphs.run("frontend", x.numpy()), ref):
+            assert rel(got, want.numpy()) < FP32_REL
+        for got, want in zip(graphs.run("encoder", *encoder_inputs(model, x)), ref_cross):
+            assert rel(got, want.numpy()) < FP32_REL
+        max_abs, _ = teacher_forced_errors(graphs, model, x)
+        assert max_abs < FP32_LOGITS
+
+
+def test_fp32_greedy_transcript_equals_eager(fp32: tuple[Path, list[str]], model: Echo) -> None:
+    graphs = Graphs(fp32[0])
+    for seed, seconds in enumerate((1.0, 0.6, 1.5)):
+        x = audio(seconds, seed)
+        ids = greedy_ids(graphs, model, x)
+        assert ids == eager_ids(model, x) and len(ids) > 2
+
+
+def test_dynamic_axes_half_second_and_thirty_seconds(
+    fp32: tuple[Path, list[str]], model: Echo
+) -> None:
+    graphs = Graphs(fp32[0])
+    for seconds in (0.5, 30.0):
+        x = audio(seconds, seed=2)
+        mel, pitch, energy, silence = graphs.run("frontend", x.numpy())
+        assert mel.shape == (1, C.N_MELS, C.num_frames(x.shape[1]))
+        with torch.no_grad():
+            assert rel(mel, model.frontend(x)[0].numpy()) < FP32_REL
+        cross_k, _, cross_bias = graphs.run("encoder", *encoder_inputs(model, x))
+        assert cross_k.shape[3] == cross_bias.shape[1] == C.num_encoder_frames(x.shape[1])
+
+
+def test_altered_bundle_is_rejected(fp32: tuple[Path, list[str]], tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(fp32[0], tmp_path / "copy"))
+    read_bundle(copy)
+    original = (copy / "decoder.onnx").read_bytes()
+    altered = bytearray(original)
+    altered[100] ^= 1
+    (copy / "decoder.onnx").write_bytes(bytes(altered))
+    with pytest.raises(BundleError, match="checksum mismatch for decoder.onnx"):
+        read_bundle(copy)
+    (copy / "decoder.onnx").write_bytes(original)
+    (copy / "encoder.onnx").unlink()
+    with pytest.raises(BundleError, match="file encoder.onnx is missing"):
+        read_bundle(copy)
+
+
+def test_reduced_precisions_keep_frontend_and_waveform_stem_fp32(
+    variants: dict[str, Path], fp32: tuple[Path, list[str]]
+) -> None:
+    reference = (fp32[0] / "frontend.onnx").read_bytes()
+    for name, bundle in variants.items():
+        m = read_bundle(bundle)
+        assert m.graphs["frontend"]["precision"] == "fp32"
+        frontend = onnx.load(str(bundle / "frontend.onnx"))
+        assert frontend.graph.node == onnx.load_from_string(reference).graph.node, name
+        encoder = onnx.load(str(bundle / "encoder.onnx"))
+        stem = [t for t in encoder.graph.initializer if t.name.startswith(WAVEFORM_STEM)]
+        assert len(stem) == 5 and all(t.data_type == onnx.TensorProto.FLOAT for t in stem), name
+        ops = {n.op_type for n in encoder.graph.node}
+        if name == "fp16":
+            assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in encoder.graph.initializer)
+        elif name == "int8-dynamic":
+            assert "DynamicQuantizeLinear" in ops and m.quantization["scheme"] == "dynamic"
+        else:
+            assert "QuantizeLinear" in ops and m.quantization["scheme"] == "static"
+            assert m.quantization["graphs"]["decoder"]["calibration_batches"] > 10
+
+
+@pytest.mark.parametrize("name, tol", [("fp16", FP16_REL), ("int8-dynamic", INT8_REL), ("int8-static", INT8_REL)])
+def test_reduced_precisions_stay_close(
+    variants: dict[str, Path], model: Echo, name: str, tol: float
+) -> None:
+    graphs = Graphs(variants[name])
+    x = audio(1.0, seed=1)
+    with torch.no_grad():
+        ref_frontend = model.frontend(x)
+        ref_cross = model.encode(*(torch.from_numpy(a) for a in encoder_inputs(model, x)))
+    for got, want in zip(graphs.run("frontend", x.numpy()), ref_frontend):
+        assert rel(got, want.numpy()) < FP32_REL
+    cross = graphs.run("encoder", *encoder_inputs(model, x))
+    for got, want in zip(cross[:2], ref_cross[:2]):
+        assert rel(got, want.numpy()) < tol
+    assert np.array_equal(cross[2], ref_cross[2].numpy())  # the key bias is exact
+    _, logits_rel = teacher_forced_errors(graphs, model, x)
+    assert logits_rel < tol

@@ -1,0 +1,167 @@
+"""Stream: incremental frontend, endpointing, partials and finals, bounded buffers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from echo_edge import constants as C
+from tests.conftest import harmonic
+from tests.test_runtime import tiny_bundle_root
+
+
+@pytest.fixture(scope="module")
+def recognizer():
+    from echo_edge.runtime.recognizer import Recognizer
+
+    return Recognizer.from_bundle(tiny_bundle_root() / "bundle")
+
+
+def feed_randomly(stream, x: np.ndarray, rng: np.random.Generator, most: int = 4000) -> list:
+    """Push x in random chunk sizes (1 .. most samples) and finish -> every result."""
+    results, i = [], 0
+    while i < len(x):
+        n = int(rng.integers(1, most))
+        results += stream.accept_waveform(C.SAMPLE_RATE, x[i : i + n])
+        i += n
+    return results + stream.input_finished()
+
+
+def test_incremental_frames_equal_offline_frames(recognizer, rng) -> None:
+    from echo_edge.runtime.stream import IncrementalFrontend
+
+    x = harmonic(4.2, seed=7)
+    offline = recognizer.features(x)
+    assert offline.mel.shape == (C.N_MELS, C.num_frames(len(x)))
+    for most in (200, 1500, 9000):
+        frontend = IncrementalFrontend(recognizer.backend.frontend, *recognizer.context)
+        blocks, i = [], 0
+        while i < len(x):
+            n = int(rng.integers(1, most))
+            blocks += list(frontend.push(x[i : i + n]))
+            i += n
+        blocks += list(frontend.push(np.zeros(0, np.float32), final=True))
+        assert [b.first for b in blocks] == list(
+            np.cumsum([0] + [b.energy.size for b in blocks[:-1]])
+        )
+        for name in ("mel", "pitch", "energy", "silence", "wave"):
+            streamed = np.concatenate([getattr(b, name) for b in blocks], axis=-1)
+            np.testing.assert_allclose(streamed, getattr(offline, name), atol=1e-5, err_msg=name)
+        # The frontend keeps only its left context and the undetermined tail.
+        assert len(frontend._buf) < recognizer.context[0] + recognizer.context[1] + most + 2 * C.HOP
+
+
+def test_random_chunks_give_the_whole_file_transcript(recognizer, rng) -> None:
+    from echo_edge.runtime.stream import StreamOptions
+
+    from tests.speech import speak
+
+    x = np.concatenate([speak("open the window please"), harmonic(1.5, seed=8)])
+    whole = recognizer.recognize(x)
+    options = StreamOptions(endpointing=False, partial_interval_seconds=0.3)
+    for _ in range(3):
+        stream = recognizer.create_stream(options)
+        results = feed_randomly(stream, x, rng)
+        finals = [r for r in results if r.final]
+        assert len(finals) == 1 and finals[0].tokens == whole.tokens
+        assert finals[0].text == whole.text
+        assert sum(not r.final for r in results) >= 5  # partials every 0.3 s of audio
+        assert finals[0].end == pytest.approx(len(x) / C.SAMPLE_RATE)
+
+
+def test_one_utterance_with_endpointing_equals_its_segment(recognizer, rng) -> None:
+    from echo_edge.runtime.stream import StreamOptions
+
+    from tests.speech import speak
+
+    silence = np.zeros(C.SAMPLE_RATE, np.float32)
+    x = np.concatenate([silence, speak("what time is it"), silence])
+    stream = recognizer.create_stream(StreamOptions(partial_interval_seconds=0.5))
+    finals = [r for r in feed_randomly(stream, x, rng) if r.final]
+    assert len(finals) == 1
+    (final,) = finals
+    assert 0.4 <= final.start < 1.0 and final.end < len(x) / C.SAMPLE_RATE
+    # Digital silence around the speech: the segment alone gives the same features.
+    segment = x[round(final.start * C.SAMPLE_RATE) : round(final.end * C.SAMPLE_RATE)]
+    assert recognizer.recognize(segment).tokens == final.tokens
+
+
+def test_endpointing_splits_utterances(recognizer, rng) -> None:
+    from echo_edge.runtime.stream import StreamOptions
+
+    from tests.speech import speak
+
+    gap = np.zeros(int(1.2 * C.SAMPLE_RATE), np.float32)
+    parts = [speak("one two three"), gap, speak("four five", voice="en-us+f3"), gap, speak("six")]
+    stream = recognizer.create_stream(StreamOptions(trailing_silence_seconds=0.6))
+    finals = [r for r in feed_randomly(stream, np.concatenate(parts), rng) if r.final]
+    assert [r.utterance for r in finals] == [0, 1, 2]
+    assert all(a.end <= b.start for a, b in zip(finals, finals[1:]))
+    # A longer trailing silence than the gaps: one utterance.
+    stream = recognizer.create_stream(StreamOptions(trailing_silence_seconds=3.0))
+    assert sum(r.final for r in feed_randomly(stream, np.concatenate(parts), rng)) == 1
+
+
+def test_silence_and_quiet_audio_give_no_utterance(recognizer, rng) -> None:
+    from echo_edge.runtime.stream import StreamOptions
+
+    stream = recognizer.create_stream()
+    assert feed_randomly(stream, np.zeros(3 * C.SAMPLE_RATE, np.float32), rng) == []
+    quiet = harmonic(2.0, seed=9) * 10 ** (-40 / 20)  # voiced, about -51 dBFS
+    assert feed_randomly(recognizer.create_stream(), quiet, rng) == []
+    loose = StreamOptions(start_threshold_dbfs=-80.0)
+    assert sum(r.final for r in feed_randomly(recognizer.create_stream(loose), quiet, rng)) == 1
+
+
+def test_max_utterance_cuts_and_buffers_stay_bounded(recognizer, rng) -> None:
+    from echo_edge.runtime.stream import StreamOptions
+
+    x = harmonic(12.0, seed=10, gaps=False)
+    stream = recognizer.create_stream(
+        StreamOptions(endpointing=False, max_utterance_seconds=4.0, partial_interval_seconds=0)
+    )
+    finals = [r for r in feed_randomly(stream, x, rng, most=20000) if r.final]
+    assert [round(r.start, 2) for r in finals] == [0.0, 4.0, 8.0]
+    assert all(r.end - r.start <= 4.0 + 1e-6 for r in finals)
+    assert stream._frames.size <= stream._frames.capacity
+
+
+def test_other_sample_rates_and_channels(recognizer) -> None:
+    import soxr
+
+    x = harmonic(3.0, seed=11)
+    x44 = soxr.resample(x, C.SAMPLE_RATE, 44100).astype(np.float32)
+    stereo = np.stack([x44, x44], axis=1)  # (N, 2)
+    stream = recognizer.create_stream()
+    results = []
+    for i in range(0, len(stereo), 4410):
+        results += stream.accept_waveform(44100, stereo[i : i + 4410])
+    results += stream.input_finished()
+    assert stream.seconds == pytest.approx(3.0, abs=0.01)
+    assert sum(r.final for r in results) == 1
+    int16 = (x * 32767).astype(np.int16)
+    stream = recognizer.create_stream()
+    assert sum(r.final for r in stream.accept_waveform(16000, int16) + stream.input_finished()) == 1
+
+
+def test_bad_input_raises_value_errors(recognizer) -> None:
+    stream = recognizer.create_stream()
+    bad = harmonic(0.5)
+    bad[10] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        stream.accept_waveform(16000, bad)
+    stream.accept_waveform(16000, harmonic(0.5))
+    with pytest.raises(ValueError, match="sample rate changed"):
+        stream.accept_waveform(8000, harmonic(0.5))
+    stream.input_finished()
+    with pytest.raises(ValueError, match="already finished"):
+        stream.accept_waveform(16000, harmonic(0.5))
+
+
+def test_two_minute_soak_has_flat_memory() -> None:
+    from bench.stream_soak import soak
+
+    report = soak(tiny_bundle_root() / "bundle", minutes=2.0, speed=0.0, sample_every=10.0)
+    assert report["finals"] >= 20
+    assert report["rss_growth_mb"] < 20.0
+    assert report["max_buffer_frames"] <= report["buffer_capacity_frames"]
