@@ -110,15 +110,17 @@ def soak(
     samples: list[dict[str, float]] = []
     finals = partials = 0
     max_frames = max_frontend = 0
-    audio = compute = window_compute = 0.0
+    audio = compute = window_compute = cpu = window_cpu = 0.0
     next_sample = sample_every
     start = time.perf_counter()
     for chunk in speech_stream(minutes * 60.0):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         results = stream.accept_waveform(C.SAMPLE_RATE, chunk)
-        spent = time.perf_counter() - t0
+        spent, spent_cpu = time.perf_counter() - t0, time.process_time() - c0
         compute += spent
         window_compute += spent
+        cpu += spent_cpu
+        window_cpu += spent_cpu
         audio += len(chunk) / C.SAMPLE_RATE
         finals += sum(r.final for r in results)
         partials += sum(not r.final for r in results)
@@ -133,8 +135,9 @@ def soak(
         if audio >= next_sample:
             row = {"audio_s": round(audio, 1), "rss_mb": round(rss_mb(), 2), "lag_s": round(lag, 3)}
             row["rtf"] = round(window_compute / sample_every, 4)
+            row["cpu_rtf"] = round(window_cpu / sample_every, 4)
             samples.append(row)
-            window_compute = 0.0
+            window_compute = window_cpu = 0.0
             next_sample += sample_every
             if log:
                 print(json.dumps(row), file=sys.stderr, flush=True)
@@ -146,7 +149,10 @@ def soak(
         "audio_minutes": round(audio / 60, 2),
         "speed": speed,
         "wall_seconds": round(time.perf_counter() - start, 1),
-        "rtf": round(compute / audio, 4),
+        "rtf": round(compute / audio, 4),  # wall-clock processing time / audio time
+        "cpu_rtf": round(cpu / audio, 4),  # CPU time of this process (all threads) / audio time
+        "cpu_rtf_first_window": samples[0]["cpu_rtf"],
+        "cpu_rtf_last_window": samples[-1]["cpu_rtf"],
         "finals": finals,
         "partials": partials,
         "rss_baseline_mb": base[0]["rss_mb"],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 
@@ -67,6 +68,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     return run_train(args)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from echo_edge.export.pipeline import run_export
+
+    return run_export(args)
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from echo_edge.runtime.transcribe import run_transcribe
+
+    return run_transcribe(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(
@@ -93,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="data_command", required=True
     )
     p = data.add_parser("synth", help="synthesise a speech corpus", formatter_class=fmt)
+    from echo_edge.export.pipeline import add_export_args
+    from echo_edge.runtime.transcribe import add_transcribe_args
     from echo_edge.synth import add_synth_args
     from echo_edge.train_args import add_train_args
 
@@ -104,11 +119,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_train_args(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("export", help="export a checkpoint to a device bundle", formatter_class=fmt)
+    add_export_args(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "transcribe", help="transcribe files or the microphone (torch-free)", formatter_class=fmt
+    )
+    add_transcribe_args(p)
+    p.set_defaults(func=cmd_transcribe)
     return parser
 
 
 def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    """Run a subcommand; known failures become one line on stderr."""
+    """Run a subcommand; known failures become one line on stderr (ECHO_EDGE_DEBUG=1: traceback)."""
+    if os.environ.get("ECHO_EDGE_DEBUG"):
+        return func(args)
     try:
         return func(args)
     except KeyboardInterrupt:

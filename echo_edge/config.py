@@ -43,6 +43,9 @@ class EchoConfig:
     pitch_bias: bool = False  # pitch-similarity bias lambda * exp(-|z_i - z_j|)
     betweenness: bool = False  # bRoPE offsets beta * (btw - 0.5)
     betweenness_dim: int = 16
+    # Training aid: weight of an auxiliary CTC loss on the encoder (joint CTC/attention);
+    # it teaches the alignment early. The CTC head is not used for decoding or export.
+    ctc_weight: float = 0.0
     # Decoder.
     cross_gate: bool = True  # learnable gate on the cross-attention residual (seed's blend)
     max_target_len: int = 256  # decoder positions, also the size of the exported self cache
@@ -66,6 +69,8 @@ class EchoConfig:
             raise ValueError(f"pad_mask must be one of {PAD_MASKS}, got {self.pad_mask!r}")
         if self.d_model % self.n_heads or (self.d_model // self.n_heads) % 2:
             raise ValueError("d_model / n_heads must be an even integer (rotary pairs)")
+        if not 0.0 <= self.ctc_weight < 1.0:
+            raise ValueError("ctc_weight must be in [0, 1)")
         if not 0.0 < self.silence_scale <= 1.0:
             raise ValueError("silence_scale must be in (0, 1]")
 

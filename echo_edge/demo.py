@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,33 +34,50 @@ def synthesize(directory: Path) -> list[tuple[Path, str]]:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    """Reference (PyTorch) vs the torch-free runtime on an ONNX bundle of the same model."""
     import torch
 
     from echo_edge.audio import load_audio
     from echo_edge.checkpoint import load_checkpoint
     from echo_edge.decoding import strip_special
     from echo_edge.metrics import word_error_rate
+    from echo_edge.runtime.recognizer import Recognizer
+    from echo_edge.runtime.transcribe import default_bundle
     from echo_edge.tokenizer import default_tokenizer
 
     model, trained = load_checkpoint(args.checkpoint)
     if not trained:
-        print("NOTE: no trained model is shipped yet: this runs a RANDOMLY INITIALISED tiny model,")
+        print("NOTE: no trained model is shipped: this runs a RANDOMLY INITIALISED tiny model,")
         print("      so the transcripts below are noise. The pipeline is what is being shown.")
     print(f"model: {model.num_parameters():,} parameters, features {list(model.config.features)}")
     tok = default_tokenizer()
-    refs, hyps = [], []
-    audio_seconds = compute_seconds = 0.0
+    bundle = default_bundle(log=sys.stdout) if args.checkpoint is None else None
+    recognizer = Recognizer.from_bundle(bundle) if bundle is not None else None
+    refs, ref_hyps, run_hyps = [], [], []
+    audio_s = torch_s = runtime_s = 0.0
     with tempfile.TemporaryDirectory() as d:
         for path, text in synthesize(Path(d)):
-            wave = torch.from_numpy(load_audio(path))[None]
+            wave = load_audio(path)
+            audio_s += len(wave) / 16000
             start = time.perf_counter()
-            ids = model.generate(wave)[0].tolist()
-            compute_seconds += time.perf_counter() - start
-            audio_seconds += wave.shape[1] / 16000
-            hyp = tok.decode(strip_special(ids))
+            ids = model.generate(torch.from_numpy(wave)[None])[0].tolist()
+            torch_s += time.perf_counter() - start
             refs.append(text)
-            hyps.append(hyp)
-            print(f"  ref: {text}\n  hyp: {hyp}\n")
-    print(f"WER {100 * word_error_rate(refs, hyps):.1f} % over {len(refs)} utterances")
-    print(f"real-time factor {compute_seconds / audio_seconds:.3f} (PyTorch eager, CPU)")
+            ref_hyps.append(tok.decode(strip_special(ids)))
+            print(f"  said:     {text}")
+            print(f"  pytorch:  {ref_hyps[-1]}")
+            if recognizer is not None:
+                start = time.perf_counter()
+                run_hyps.append(recognizer.transcribe_file(path).text)
+                runtime_s += time.perf_counter() - start
+                print(f"  runtime:  {run_hyps[-1]}")
+            print()
+    print(
+        f"PyTorch eager:  WER {100 * word_error_rate(refs, ref_hyps):5.1f} %   RTF {torch_s / audio_s:.3f}"
+    )
+    if recognizer is not None:
+        print(
+            f"ONNX runtime:   WER {100 * word_error_rate(refs, run_hyps):5.1f} %   "
+            f"RTF {runtime_s / audio_s:.3f}   (bundle {bundle})"
+        )
     return 0

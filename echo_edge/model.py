@@ -54,6 +54,8 @@ class Echo(nn.Module):
         )
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)
+        # Auxiliary CTC head (training only; blank = pad id, which never occurs in labels).
+        self.ctc_head = nn.Linear(config.d_model, config.vocab_size) if config.ctc_weight else None
 
     # --- the three exported pieces -------------------------------------------------------
     def features(
@@ -106,7 +108,9 @@ class Echo(nn.Module):
             if labels is None:
                 raise ValueError("forward needs labels or decoder_input_ids")
             decoder_input_ids = shift_right(labels)
-        cross_k, cross_v, cross_bias = self.encode_audio(input_values, attention_mask)
+        f = self.features(input_values, attention_mask)
+        states, cross_bias = self.encoder(f.mel, f.pitch, f.silence, f.wave, f.frame_mask)
+        cross_k, cross_v = self.decoder.cross_kv(states)
         batch, length = decoder_input_ids.shape
         self_k, self_v = self.decoder.empty_cache(batch, length, device=input_values.device)
         offset = torch.zeros((), dtype=torch.long, device=input_values.device)
@@ -115,12 +119,34 @@ class Echo(nn.Module):
         )
         out = {"logits": logits}
         if labels is not None:
-            out["loss"] = F.cross_entropy(
+            loss = F.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]).float(),
                 labels.reshape(-1),
                 ignore_index=IGNORE_INDEX,
             )
+            if self.ctc_head is not None:
+                w = self.config.ctc_weight
+                loss = (1.0 - w) * loss + w * self.ctc_loss(states, f.frame_mask, labels)
+            out["loss"] = loss
         return out
+
+    def ctc_loss(
+        self, states: torch.Tensor, frame_mask: torch.Tensor, labels: torch.Tensor
+    ) -> torch.Tensor:
+        """Auxiliary CTC on encoder states (B, S, D) against the labels without eos/-100."""
+        log_probs = self.ctc_head(states).float().log_softmax(-1).transpose(0, 1)  # (S, B, V)
+        frames = frame_mask[:, :: C.ENCODER_STRIDE].sum(-1).long()  # (B,) real encoder frames
+        keep = (labels != IGNORE_INDEX) & (labels != C.EOS_ID)  # (B, L)
+        targets = labels.masked_fill(~keep, C.PAD_ID)
+        return F.ctc_loss(
+            log_probs,
+            targets,
+            frames,
+            keep.sum(-1),
+            blank=C.PAD_ID,
+            reduction="mean",
+            zero_infinity=True,
+        )
 
     @torch.no_grad()
     def generate(

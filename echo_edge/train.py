@@ -106,6 +106,7 @@ def config_from_args(args: argparse.Namespace, vocab_size: int) -> EchoConfig:
         betweenness=args.betweenness,
         learned_freq=args.learned_freq,
         cross_gate=not args.no_cross_gate,
+        ctc_weight=args.ctc_weight,
     )
     return preset(args.preset, **overrides)
 

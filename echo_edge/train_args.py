@@ -23,6 +23,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--betweenness", action="store_true", help="bRoPE betweenness offsets")
     p.add_argument("--learned-freq", action="store_true", help="learn rotary frequencies")
     p.add_argument("--no-cross-gate", action="store_true", help="no gate on cross-attention")
+    p.add_argument("--ctc-weight", type=float, default=0.3, help="auxiliary encoder CTC loss")
     p.add_argument("--pad-to-seconds", type=float, help="pad/truncate every batch (seeds: 30)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-3)

@@ -372,6 +372,7 @@ class Stream:
         return results
 
     def _open(self, start: int, frame: int) -> None:
+        self._frames.drop_before(start)  # the pre-roll is inside [start, ...)
         self._in_speech = True
         self._start = self._last_partial = start
         self._last_loud = frame

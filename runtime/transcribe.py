@@ -26,6 +26,8 @@ from echo_edge.runtime.recognizer import (
 )
 from echo_edge.runtime.stream import Result, StreamOptions
 
+from echo_edge import constants as C
+
 ERROR_PREFIX = "echo-edge: error:"
 DEFAULT_BACKEND, DEFAULT_PRECISION = "onnx", "fp32"
 
@@ -177,14 +179,14 @@ def run_mic(recognizer: Recognizer, args: argparse.Namespace) -> int:
             while True:
                 audio = mic.read()
                 if audio.size:
-                    show(stream.accept_waveform(16000, audio), caption, args.json)
+                    show(stream.accept_waveform(C.SAMPLE_RATE, audio), caption, args.json)
     except KeyboardInterrupt:
         pass
     except MicrophoneError as e:
         failure = e
     tail = mic.drain()
     if tail.size:
-        show(stream.accept_waveform(16000, tail), caption, args.json)
+        show(stream.accept_waveform(C.SAMPLE_RATE, tail), caption, args.json)
     show(stream.input_finished(), caption, args.json)
     stats = stream.stats
     rtf = stats.compute_seconds / stats.audio_seconds if stats.audio_seconds else 0.0
@@ -203,13 +205,11 @@ def run_mic(recognizer: Recognizer, args: argparse.Namespace) -> int:
 
 
 def transcribe_one(recognizer: Recognizer, path: str, options: StreamOptions) -> Transcript:
-    from echo_edge.audio import AudioError
-
     if not Path(path).is_file():
         raise TranscribeError(f"{path}: no such file")
     try:
         transcript = recognizer.transcribe_file(path, options)
-    except (AudioError, ValueError) as e:
+    except ValueError as e:  # echo_edge.audio.AudioError is one
         message = str(e)
         raise TranscribeError(message if path in message else f"{path}: {message}") from e
     if not transcript.segments:

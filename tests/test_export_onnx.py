@@ -257,6 +257,7 @@ def test_reduced_precisions_stay_close(
     cross = graphs.run("encoder", *encoder_inputs(model, x))
     for got, want in zip(cross[:2], ref_cross[:2]):
         assert rel(got, want.numpy()) < tol
-    assert np.array_equal(cross[2], ref_cross[2].numpy())  # the key bias is exact
+    # The key bias (0 or log(silence_scale)) is exact, up to fp16 rounding in fp16 graphs.
+    assert np.allclose(cross[2], ref_cross[2].numpy(), rtol=0, atol=1e-2 if name == "fp16" else 0)
     _, logits_rel = teacher_forced_errors(graphs, model, x)
     assert logits_rel < tol

@@ -253,3 +253,21 @@ def test_blend_weights_are_reportable() -> None:
     report = model.learned_report()["blend"]
     assert set(report) == {"spectrogram", "waveform"}
     assert np.isclose(sum(report.values()), 1.0)
+
+
+def test_auxiliary_ctc_loss_mixes_in_and_trains_its_head() -> None:
+    x, mask = audio_batch()
+    labels = torch.randint(4, 32, (2, 8))
+    labels[:, -1] = C.EOS_ID
+    plain = make()
+    with_ctc = make(ctc_weight=0.3).train()
+    with_ctc.load_state_dict(plain.state_dict(), strict=False)  # same weights but the head
+    ce = plain(x, mask, labels=labels)["loss"]
+    f = with_ctc.features(x, mask)
+    states, _ = with_ctc.encoder(f.mel, f.pitch, f.silence, f.wave, f.frame_mask)
+    ctc = with_ctc.ctc_loss(states, f.frame_mask, labels)
+    total = with_ctc(x, mask, labels=labels)["loss"]
+    assert torch.isfinite(ctc) and ctc > 0
+    assert torch.allclose(total, 0.7 * ce + 0.3 * ctc, atol=1e-5)
+    total.backward()
+    assert with_ctc.ctc_head.weight.grad.abs().sum() > 0

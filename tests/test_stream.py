@@ -124,6 +124,11 @@ def test_max_utterance_cuts_and_buffers_stay_bounded(recognizer, rng) -> None:
     assert [round(r.start, 2) for r in finals] == [0.0, 4.0, 8.0]
     assert all(r.end - r.start <= 4.0 + 1e-6 for r in finals)
     assert stream._frames.size <= stream._frames.capacity
+    # The same with endpointing: continuous speech is cut at the maximum length too.
+    x = np.concatenate([np.zeros(C.SAMPLE_RATE, np.float32), x])
+    stream = recognizer.create_stream(StreamOptions(max_utterance_seconds=4.0))
+    finals = [r for r in feed_randomly(stream, x, rng, most=20000) if r.final]
+    assert len(finals) == 3 and all(r.end - r.start <= 4.0 + 1e-6 for r in finals)
 
 
 def test_other_sample_rates_and_channels(recognizer) -> None:

@@ -1,0 +1,196 @@
+"""ExecuTorch bundles of a tiny random model: one .pte, three methods, XNNPACK.
+
+Tolerances (measured on this tiny model in brackets):
+- fp32: frontend and encoder within 1e-4 relative (~1e-6); decoder logits within 1e-4 max
+  abs over a teacher-forced sequence run step by step with the cache (~2e-6); the greedy
+  transcript equals Echo.generate's.
+- int8 (PT2E, encoder + decoder): cross K/V and decoder logits within 0.08 relative
+  (~0.01-0.02); the frontend is the fp32 graph in both programs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from echo_edge import constants as C
+from echo_edge.decoding import DecodingOptions, seconds_of, token_budget
+from echo_edge.export.graphs import MAX_SAMPLES
+from echo_edge.export.pipeline import export_bundle
+from echo_edge.model import Echo
+from echo_edge.runtime.bundle import GRAPH_INPUTS, read_bundle
+from tests.conftest import harmonic, tiny_config
+
+executorch_runtime = pytest.importorskip("executorch.runtime", reason="executorch is not installed")
+
+FP32_REL, FP32_LOGITS = 1e-4, 1e-4
+INT8_REL = 0.08
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm().clamp_min(1e-12))
+
+
+class Methods:
+    """The methods of a bundle's model.pte, called with torch tensors."""
+
+    def __init__(self, bundle: Path) -> None:
+        self.manifest = read_bundle(bundle)
+        runtime = executorch_runtime.Runtime.get()
+        self.program = runtime.load_program(self.manifest.graph_file("encoder"))
+        self.methods = {g: self.program.load_method(g) for g in GRAPH_INPUTS}
+
+    def run(self, graph: str, *args: torch.Tensor) -> list[torch.Tensor]:
+        # Outputs can alias the method's planned memory: copy before the next call.
+        return [o.clone() for o in self.methods[graph].execute(list(args))]
+
+    def constant(self, name: str) -> object:
+        return self.program.load_method(name).execute([])[0]
+
+
+def audio(seconds: float = 1.0, seed: int = 0) -> torch.Tensor:
+    return torch.from_numpy(harmonic(seconds, f0=120 + 30 * seed, seed=seed))[None]  # (1, N)
+
+
+@torch.no_grad()
+def encoder_inputs(model: Echo, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    f = model.features(x)
+    return f.mel, f.pitch, f.silence, f.wave, f.frame_mask
+
+
+def eager_ids(model: Echo, x: torch.Tensor) -> list[int]:
+    ids = model.generate(x)[0].tolist()
+    return ids[: ids.index(C.EOS_ID) + 1] if C.EOS_ID in ids else ids
+
+
+def greedy_ids(methods: Methods, model: Echo, x: torch.Tensor) -> list[int]:
+    """Greedy decoding with the exported encoder and decoder step (cache carried over)."""
+    cross = methods.run("encoder", *encoder_inputs(model, x))
+    self_k, self_v = model.decoder.empty_cache(1)
+    cap = int(token_budget(seconds_of(torch.tensor([x.shape[1]])), DecodingOptions(), model.decoder))
+    ids = [C.BOS_ID]
+    for step in range(cap + 1):
+        tokens = torch.tensor([[ids[-1]]])
+        logits, self_k, self_v = methods.run("decoder", tokens, torch.tensor(step), self_k, self_v, *cross)
+        ids.append(C.EOS_ID if step >= cap else int(logits[0, -1].argmax()))
+        if ids[-1] == C.EOS_ID:
+            break
+    return ids
+
+
+@torch.no_grad()
+def teacher_forced_errors(methods: Methods, model: Echo, x: torch.Tensor) -> tuple[float, float]:
+    """(max abs, relative) logit error: exported decoder step by step vs eager full sequence."""
+    tokens = torch.tensor([eager_ids(model, x)])  # (1, L)
+    ref = model(x, decoder_input_ids=tokens)["logits"][0]  # (L, V)
+    cross = methods.run("encoder", *encoder_inputs(model, x))
+    self_k, self_v = model.decoder.empty_cache(1)
+    steps = []
+    for i in range(tokens.shape[1]):
+        args = (tokens[:, i : i + 1], torch.tensor(i), self_k, self_v, *cross)
+        logits, self_k, self_v = methods.run("decoder", *args)
+        steps.append(logits[0, 0])
+    got = torch.stack(steps)
+    return float((got - ref).abs().max()), rel(got, ref)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    return Echo(tiny_config()).eval().save_pretrained(tmp_path_factory.mktemp("ckpt"))
+
+
+@pytest.fixture(scope="module")
+def model(checkpoint: Path) -> Echo:
+    return Echo.from_pretrained(checkpoint)
+
+
+@pytest.fixture(scope="module")
+def bundles(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("bundles")
+    lines: list[str] = []
+    out = {"fp32": export_bundle(checkpoint, "executorch", "fp32", root / "fp32", log=lines.append)}
+    out["int8"] = export_bundle(checkpoint, "executorch", "int8", root / "int8", log=lambda _: None)
+    (root / "fp32.log").write_text("\n".join(lines))
+    return out
+
+
+def test_program_describes_itself(bundles: dict[str, Path]) -> None:
+    for precision, bundle in bundles.items():
+        methods = Methods(bundle)
+        m = methods.manifest
+        assert list(m.files) == ["model.pte", "tokenizer.json"] and m.precision == precision
+        assert {m.graphs[g]["method"] for g in GRAPH_INPUTS} == set(GRAPH_INPUTS)
+        assert methods.constant("sample_rate") == C.SAMPLE_RATE
+        assert methods.constant("eos_id") == C.EOS_ID
+        assert methods.constant("max_samples") == MAX_SAMPLES == m.limits["max_samples"]
+        assert json.loads(methods.constant("config_json")) == tiny_config().to_dict()
+        for graph in GRAPH_INPUTS:
+            delegated = m.graphs[graph]["xnnpack"]
+            assert delegated["delegated_nodes"] > 0 and delegated["delegated_subgraphs"] > 0
+    log = (bundles["fp32"].parent / "fp32.log").read_text()
+    assert "nodes delegated to XNNPACK" in log and "exported executorch fp32 bundle" in log
+
+
+def test_fp32_methods_match_eager(bundles: dict[str, Path], model: Echo) -> None:
+    methods = Methods(bundles["fp32"])
+    for seed, seconds in enumerate((1.0, 0.7)):
+        x = audio(seconds, seed)
+        with torch.no_grad():
+            ref_frontend = model.frontend(x)
+            ref_cross = model.encode(*encoder_inputs(model, x))
+        for got, want in zip(methods.run("frontend", x), ref_frontend):
+            assert rel(got, want) < FP32_REL
+        for got, want in zip(methods.run("encoder", *encoder_inputs(model, x)), ref_cross):
+            assert rel(got, want) < FP32_REL
+        max_abs, _ = teacher_forced_errors(methods, model, x)
+        assert max_abs < FP32_LOGITS
+
+
+def test_fp32_greedy_transcript_equals_eager(bundles: dict[str, Path], model: Echo) -> None:
+    methods = Methods(bundles["fp32"])
+    for seed, seconds in enumerate((1.0, 0.6)):
+        x = audio(seconds, seed)
+        ids = greedy_ids(methods, model, x)
+        assert ids == eager_ids(model, x) and len(ids) > 2
+
+
+def test_upper_bounds_hold_at_both_ends(bundles: dict[str, Path], model: Echo) -> None:
+    """The smallest frontend call, a one-token step, 0.5 s and 30 s (+ contexts) of audio."""
+    methods = Methods(bundles["fp32"])
+    for samples in (2 * C.HOP, C.SAMPLE_RATE // 2, MAX_SAMPLES):
+        x = audio(samples / C.SAMPLE_RATE + 0.01, seed=2)[:, :samples]
+        mel, *_ = methods.run("frontend", x)
+        assert mel.shape == (1, C.N_MELS, C.num_frames(samples))
+        with torch.no_grad():
+            assert rel(mel, model.frontend(x)[0]) < FP32_REL
+    x = audio(30.0, seed=3)
+    cross_k, _, cross_bias = methods.run("encoder", *encoder_inputs(model, x))
+    with torch.no_grad():
+        ref_k = model.encode(*encoder_inputs(model, x))[0]
+    assert cross_k.shape == ref_k.shape and rel(cross_k, ref_k) < FP32_REL
+    assert cross_bias.shape[1] == C.num_encoder_frames(x.shape[1])
+
+
+def test_int8_stays_close(bundles: dict[str, Path], model: Echo) -> None:
+    methods = Methods(bundles["int8"])
+    m = methods.manifest
+    assert m.quantization["scheme"] == "static" and m.graphs["frontend"]["precision"] == "fp32"
+    assert m.graphs["encoder"]["xnnpack"]["delegated_nodes"] > 0
+    x = audio(1.0, seed=1)
+    with torch.no_grad():
+        ref_frontend = model.frontend(x)
+        ref_cross = model.encode(*encoder_inputs(model, x))
+    for got, want in zip(methods.run("frontend", x), ref_frontend):
+        assert rel(got, want) < FP32_REL
+    cross = methods.run("encoder", *encoder_inputs(model, x))
+    for got, want in zip(cross[:2], ref_cross[:2]):
+        assert rel(got, want) < INT8_REL
+    assert torch.equal(cross[2], ref_cross[2])  # the key bias is exact
+    _, logits_rel = teacher_forced_errors(methods, model, x)
+    assert logits_rel < INT8_REL
+    assert np.isfinite(logits_rel)
