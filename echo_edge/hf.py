@@ -46,6 +46,7 @@ class EchoForSpeechSeq2Seq(PreTrainedModel):
             eos_token_id=C.EOS_ID,
             decoder_start_token_id=C.BOS_ID,
         )
+        self.post_init()
 
     @classmethod
     def from_echo(cls, model: Echo) -> EchoForSpeechSeq2Seq:

@@ -11,19 +11,20 @@ import copy
 from dataclasses import dataclass, field
 
 import torch
+from echo_edge.runtime.bundle import GRAPH_INPUTS, GRAPH_OUTPUTS, GRAPHS
 from torch import nn
 
 from echo_edge import constants as C
 from echo_edge.model import Echo
-from echo_edge.runtime.bundle import GRAPH_INPUTS, GRAPH_OUTPUTS, GRAPHS
 
 # Longest utterance the exported graphs are built for (ExecuTorch upper bounds, TensorRT
 # profiles); the streaming runtime segments longer audio at endpoints.
 MAX_AUDIO_SECONDS = 30.0
-MIN_AUDIO_SECONDS = 0.5  # the shortest utterance the TensorRT profiles are tuned down to
 # The frontend reads a chunk plus its left context and look-ahead, so one call may see
 # 30 s of audio and both contexts; the encoder sees the frames of 30 s.
-MAX_SAMPLES = int(MAX_AUDIO_SECONDS * C.SAMPLE_RATE) + C.FRONTEND_LEFT_CONTEXT + C.FRONTEND_LOOKAHEAD
+MAX_SAMPLES = (
+    int(MAX_AUDIO_SECONDS * C.SAMPLE_RATE) + C.FRONTEND_LEFT_CONTEXT + C.FRONTEND_LOOKAHEAD
+)
 MAX_FRAMES = C.num_frames(MAX_SAMPLES)  # 3007 frames at 100 Hz
 MAX_ENCODER_FRAMES = C.num_encoder_frames(MAX_SAMPLES)  # 1504 frames at 50 Hz
 MIN_FRAMES = 3  # torch.export specialises sizes 0 and 1; 3 frames = 20 ms

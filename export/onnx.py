@@ -21,7 +21,6 @@ from pathlib import Path
 import onnx
 import onnxscript
 import torch
-
 from echo_edge.export.graphs import (
     BackendExport,
     dynamic_shapes,
@@ -36,8 +35,9 @@ from echo_edge.export.quantize import (
     to_feeds,
     waveform_stem_nodes,
 )
-from echo_edge.model import Echo
 from echo_edge.runtime.bundle import GRAPHS, frontend_constants, special_ids
+
+from echo_edge.model import Echo
 
 OPSET = 18  # TensorRT 8.6+ (JetPack 6) parses opset 18; ONNX Runtime runs it everywhere
 Log = Callable[[str], None]
@@ -65,15 +65,22 @@ def metadata_props(model: Echo, graph: str, precision: str) -> dict[str, str]:
 
 
 def set_metadata(path: Path, props: dict[str, str]) -> None:
-    """Replace a saved model's metadata_props with `props`, re-check and re-save it."""
+    """Replace a saved model's metadata_props with `props`, re-check and re-save it.
+
+    The exporter's per-node metadata (module paths, stack traces with this machine's file
+    names) has served its purpose by now (choosing the fp32 nodes) and is dropped."""
     proto = onnx.load(str(path))
+    for node in proto.graph.node:
+        del node.metadata_props[:]
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, props)
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
 
 
-def export_graph(module: torch.nn.Module, args: tuple, shapes: dict, graph: str, path: Path) -> Path:
+def export_graph(
+    module: torch.nn.Module, args: tuple, shapes: dict, graph: str, path: Path
+) -> Path:
     """One fp32 graph -> a checked, single-file .onnx with named, dynamic inputs."""
     inputs, outputs = graph_io(graph)
     with warnings.catch_warnings():
@@ -102,7 +109,11 @@ def export_graph(module: torch.nn.Module, args: tuple, shapes: dict, graph: str,
 
 def export_fp32(model: Echo, out_dir: Path, log: Log = print) -> dict[str, Path]:
     """The three fp32 graphs -> {graph: path} in out_dir."""
-    modules, args, shapes = graph_modules(model), example_inputs(model), dynamic_shapes(model, False)
+    modules, args, shapes = (
+        graph_modules(model),
+        example_inputs(model),
+        dynamic_shapes(model, False),
+    )
     paths = {}
     for graph in GRAPHS:
         start = time.perf_counter()
@@ -187,7 +198,11 @@ def export_onnx(
             graph, name, precision=graph_precision, opset=OPSET, fp32_nodes=kept
         )
     if quantization:
-        quantization = {"scheme": quant, "graphs": quantization, "kept_fp32": "frontend, waveform stem"}
+        quantization = {
+            "scheme": quant,
+            "graphs": quantization,
+            "kept_fp32": "frontend, waveform stem",
+        }
     return BackendExport(files, graphs, exporter_versions(), quantization)
 
 

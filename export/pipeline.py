@@ -17,6 +17,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from echo_edge.runtime.bundle import (
     BACKENDS,
@@ -26,6 +27,12 @@ from echo_edge.runtime.bundle import (
     is_bundle,
     write_manifest,
 )
+
+if TYPE_CHECKING:  # torch-free at import: the exporters load torch when they run
+    from echo_edge.export.graphs import BackendExport
+
+    from echo_edge.model import Echo
+    from echo_edge.tokenizer import EchoTokenizer
 
 Log = Callable[[str], None]
 SUPPORTED: dict[str, tuple[str, ...]] = {
@@ -67,7 +74,9 @@ def check_out(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a bundle directory")
     if out.is_dir() and any(out.iterdir()) and not is_bundle(out) and not force:
-        raise ValueError(f"--out {out} is not empty and is not a bundle: pass --force to replace it")
+        raise ValueError(
+            f"--out {out} is not empty and is not a bundle: pass --force to replace it"
+        )
 
 
 def human_size(n: float) -> str:
@@ -78,7 +87,7 @@ def human_size(n: float) -> str:
     raise AssertionError
 
 
-def load_tokenizer(checkpoint: str | Path | None, vocab_size: int):  # -> EchoTokenizer
+def load_tokenizer(checkpoint: str | Path | None, vocab_size: int) -> EchoTokenizer:
     """The checkpoint's tokenizer.json if it has one, else the shipped tokenizer."""
     from echo_edge.tokenizer import EchoTokenizer, default_tokenizer
 
@@ -116,8 +125,9 @@ def export_bundle(
     out = Path(out)
     check_out(out, force)
 
-    from echo_edge.checkpoint import checkpoint_sha256, load_checkpoint
     from echo_edge.export.graphs import limits
+
+    from echo_edge.checkpoint import checkpoint_sha256, load_checkpoint
 
     log(f"[1/4] loading {checkpoint or 'the shipped model'}")
     try:
@@ -175,11 +185,22 @@ def export_bundle(
     for p in files:
         log(f"  {p.name:<16} {human_size(p.stat().st_size):>9}")
     elapsed = time.perf_counter() - start
-    log(f"exported {label} bundle {out}: {len(files)} files, {human_size(total)} in {elapsed:.1f} s")
+    log(
+        f"exported {label} bundle {out}: {len(files)} files, {human_size(total)} in {elapsed:.1f} s"
+    )
     return out
 
 
-def _run_exporter(model, staging, backend, precision, quant, inputs, timing_cache, log):  # noqa: ANN001, ANN202
+def _run_exporter(
+    model: Echo,
+    staging: Path,
+    backend: str,
+    precision: str,
+    quant: str | None,
+    inputs: dict | None,
+    timing_cache: str | Path | None,
+    log: Log,
+) -> BackendExport:
     """Dispatch to the backend's exporter (imported lazily: each pulls in its toolchain)."""
     if backend == "onnx":
         from echo_edge.export.onnx import export_onnx

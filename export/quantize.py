@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
+from echo_edge.export.graphs import WAVEFORM_STEM
+from echo_edge.runtime.bundle import GRAPH_INPUTS
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -29,11 +31,10 @@ from onnxruntime.quantization import (
     quantize_dynamic,
     quantize_static,
 )
+from tqdm import tqdm
 
 from echo_edge import constants as C
-from echo_edge.export.graphs import WAVEFORM_STEM
 from echo_edge.model import Echo
-from echo_edge.runtime.bundle import GRAPH_INPUTS
 from echo_edge.tokenizer import EchoTokenizer
 
 CALIBRATION_UTTERANCES = 8  # utterances read from a manifest (or synthesised)
@@ -133,7 +134,7 @@ def calibration_inputs(
     model = model.eval()
     inputs: dict[str, list[tuple[torch.Tensor, ...]]] = {g: [] for g in GRAPH_INPUTS}
     limit = min(max_steps, model.config.max_target_len)
-    for utt in utterances:
+    for utt in tqdm(utterances, desc="calibration", unit="utt", leave=False, disable=None):
         samples = torch.from_numpy(utt.audio)[None]  # (1, N)
         f = model.features(samples)
         enc = (f.mel, f.pitch, f.silence, f.wave, f.frame_mask)

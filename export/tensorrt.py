@@ -19,15 +19,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from echo_edge.export.graphs import MAX_FRAMES, MAX_SAMPLES, MIN_FRAMES, BackendExport
+from echo_edge.runtime.bundle import GRAPHS
 
 from echo_edge import constants as C
 from echo_edge.config import EchoConfig
-from echo_edge.export.graphs import MAX_FRAMES, MAX_SAMPLES, MIN_FRAMES, BackendExport
-from echo_edge.export.onnx import export_onnx
 from echo_edge.model import Echo
-from echo_edge.runtime.bundle import GRAPHS
 
-TRT_MISSING = "TensorRT is not installed: build the engines on the target Jetson with the same command"
+TRT_MISSING = (
+    "TensorRT is not installed: build the engines on the target Jetson with the same command"
+)
 WORKSPACE_BYTES = 1 << 30  # builder scratch memory
 DEFAULT_TIMING_CACHE = Path.home() / ".cache" / "echo-edge" / "tensorrt" / "timing.cache"
 OPT_UTTERANCE_SECONDS = 5.0  # the encoder's tuning point: a typical utterance
@@ -105,7 +106,10 @@ def trtexec_command(
     for flag, i in (("--minShapes", 0), ("--optShapes", 1), ("--maxShapes", 2)):
         if dynamic:
             cmd.append(flag + "=" + ",".join(f"{n}:{_dims(s[i])}" for n, s in dynamic.items()))
-    cmd += [f"--timingCacheFile={timing_cache}", f"--memPoolSize=workspace:{WORKSPACE_BYTES >> 20}M"]
+    cmd += [
+        f"--timingCacheFile={timing_cache}",
+        f"--memPoolSize=workspace:{WORKSPACE_BYTES >> 20}M",
+    ]
     return cmd
 
 
@@ -161,6 +165,8 @@ def export_tensorrt(
     log: Log = print,
 ) -> BackendExport:
     """ONNX graphs of `precision` (int8: static Q/DQ), then one engine per graph."""
+    from echo_edge.export.onnx import export_onnx
+
     trt = require_tensorrt()
     out_dir = Path(out_dir)
     quant = "static" if precision == "int8" else None
@@ -172,7 +178,11 @@ def export_tensorrt(
         start = time.perf_counter()
         graph_precision = onnx_part.graphs[graph]["precision"]
         build_engine(
-            out_dir / onnx_name, out_dir / engine_name, profiles[graph], graph_precision, timing_cache
+            out_dir / onnx_name,
+            out_dir / engine_name,
+            profiles[graph],
+            graph_precision,
+            timing_cache,
         )
         log(f"  {engine_name}: built in {time.perf_counter() - start:.1f} s")
         rebuild = trtexec_command(onnx_name, engine_name, profiles[graph], timing_cache.name)

@@ -375,6 +375,7 @@ class Stream:
         self._frames.drop_before(start)  # the pre-roll is inside [start, ...)
         self._in_speech = True
         self._start = self._last_partial = start
+        self._wait = self._interval  # each utterance starts at the normal refresh rate
         self._last_loud = frame
         self._recent.clear()
         self._voiced_count = 0

@@ -8,8 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from echo_edge import constants as C
 from echo_edge.export.pipeline import check_out, human_size, resolve_quant
 from echo_edge.runtime.bundle import (
     FORMAT_VERSION,
@@ -23,6 +21,8 @@ from echo_edge.runtime.bundle import (
     sha256_file,
     write_manifest,
 )
+
+from echo_edge import constants as C
 from tests.conftest import tiny_config
 
 FILES = ("frontend.onnx", "encoder.onnx", "decoder.onnx", "tokenizer.json")
@@ -148,7 +148,12 @@ def test_resolve_quant(
 @pytest.mark.parametrize(
     "backend, precision, quant, message",
     [
-        ("executorch", "fp16", None, "executorch does not support fp16: use --precision fp32 or int8"),
+        (
+            "executorch",
+            "fp16",
+            None,
+            "executorch does not support fp16: use --precision fp32 or int8",
+        ),
         ("executorch", "int8", "dynamic", "executorch int8 is static, not dynamic"),
         ("tensorrt", "int8", "dynamic", "tensorrt int8 is static, not dynamic"),
         ("onnx", "fp16", "static", "--quant applies to int8 only, not fp16"),

@@ -5,8 +5,9 @@ Tolerances (measured on this tiny model in brackets):
   1e-4 max abs over a teacher-forced sequence run step by step with the cache (~2e-6);
   the exported greedy transcript equals Echo.generate's.
 - fp16 (encoder + decoder): 5e-3 relative (~6e-4).
-- int8 dynamic / static: encoder cross K/V and decoder logits within 0.08 relative
-  (~0.01-0.02); the frontend is untouched (fp32 in every bundle).
+- int8 dynamic / static: encoder cross K/V and decoder logits within 0.06 relative
+  (dynamic ~0.01, static ~0.015 / 0.027) on held-out speech, i.e. espeak-ng utterances the
+  static graphs were not calibrated on; the frontend is untouched (fp32 in every bundle).
 """
 
 from __future__ import annotations
@@ -21,19 +22,19 @@ import onnxruntime as ort
 import pytest
 import soundfile as sf
 import torch
-
-from echo_edge import constants as C
-from echo_edge.decoding import DecodingOptions, seconds_of, token_budget
 from echo_edge.export.graphs import WAVEFORM_STEM
 from echo_edge.export.pipeline import export_bundle
 from echo_edge.export.quantize import synthesize_calibration
-from echo_edge.model import Echo
 from echo_edge.runtime.bundle import GRAPH_INPUTS, BundleError, Manifest, read_bundle
+
+from echo_edge import constants as C
+from echo_edge.decoding import DecodingOptions, seconds_of, token_budget
+from echo_edge.model import Echo
 from tests.conftest import harmonic, tiny_config
 
 FP32_REL, FP32_LOGITS = 1e-4, 1e-4
 FP16_REL = 5e-3
-INT8_REL = 0.08
+INT8_REL = 0.06
 
 
 def rel(a: np.ndarray, b: np.ndarray) -> float:
@@ -70,7 +71,9 @@ def greedy_ids(graphs: Graphs, model: Echo, x: torch.Tensor) -> list[int]:
     """Greedy decoding with the exported encoder and decoder step (cache carried over)."""
     cross_k, cross_v, cross_bias = graphs.run("encoder", *encoder_inputs(model, x))
     self_k, self_v = (t.numpy() for t in model.decoder.empty_cache(1))
-    cap = int(token_budget(seconds_of(torch.tensor([x.shape[1]])), DecodingOptions(), model.decoder))
+    cap = int(
+        token_budget(seconds_of(torch.tensor([x.shape[1]])), DecodingOptions(), model.decoder)
+    )
     ids = [C.BOS_ID]
     for step in range(cap + 1):
         args = (np.array([[ids[-1]]]), np.array(step), self_k, self_v, cross_k, cross_v, cross_bias)
@@ -133,6 +136,12 @@ def calibration(tmp_path_factory: pytest.TempPathFactory) -> Path:
         rows.append(json.dumps({"audio": f"u{i}.wav", "text": utt.text}))
     (root / "cal.jsonl").write_text("\n".join(rows) + "\n")
     return root / "cal.jsonl"
+
+
+@pytest.fixture(scope="module")
+def held_out_speech(calibration: Path) -> torch.Tensor:
+    """An espeak-ng utterance that is not in the calibration manifest, (1, N)."""
+    return torch.from_numpy(synthesize_calibration(3)[2].audio)[None]
 
 
 @pytest.fixture(scope="module")
@@ -243,17 +252,21 @@ def test_reduced_precisions_keep_frontend_and_waveform_stem_fp32(
             assert m.quantization["graphs"]["decoder"]["calibration_batches"] > 10
 
 
-@pytest.mark.parametrize("name, tol", [("fp16", FP16_REL), ("int8-dynamic", INT8_REL), ("int8-static", INT8_REL)])
+@pytest.mark.parametrize(
+    "name, tol", [("fp16", FP16_REL), ("int8-dynamic", INT8_REL), ("int8-static", INT8_REL)]
+)
 def test_reduced_precisions_stay_close(
-    variants: dict[str, Path], model: Echo, name: str, tol: float
+    variants: dict[str, Path], model: Echo, held_out_speech: torch.Tensor, name: str, tol: float
 ) -> None:
     graphs = Graphs(variants[name])
-    x = audio(1.0, seed=1)
+    tone = audio(1.0, seed=1)
     with torch.no_grad():
-        ref_frontend = model.frontend(x)
-        ref_cross = model.encode(*(torch.from_numpy(a) for a in encoder_inputs(model, x)))
-    for got, want in zip(graphs.run("frontend", x.numpy()), ref_frontend):
+        ref_frontend = model.frontend(tone)
+    for got, want in zip(graphs.run("frontend", tone.numpy()), ref_frontend):
         assert rel(got, want.numpy()) < FP32_REL
+    x = held_out_speech
+    with torch.no_grad():
+        ref_cross = model.encode(*(torch.from_numpy(a) for a in encoder_inputs(model, x)))
     cross = graphs.run("encoder", *encoder_inputs(model, x))
     for got, want in zip(cross[:2], ref_cross[:2]):
         assert rel(got, want.numpy()) < tol

@@ -128,7 +128,8 @@ def test_max_utterance_cuts_and_buffers_stay_bounded(recognizer, rng) -> None:
     x = np.concatenate([np.zeros(C.SAMPLE_RATE, np.float32), x])
     stream = recognizer.create_stream(StreamOptions(max_utterance_seconds=4.0))
     finals = [r for r in feed_randomly(stream, x, rng, most=20000) if r.final]
-    assert len(finals) == 3 and all(r.end - r.start <= 4.0 + 1e-6 for r in finals)
+    assert len(finals) == 4 and all(r.end - r.start <= 4.0 + 1e-6 for r in finals)
+    assert all(a.end == pytest.approx(b.start) for a, b in zip(finals, finals[1:]))
 
 
 def test_other_sample_rates_and_channels(recognizer) -> None:
@@ -168,5 +169,6 @@ def test_two_minute_soak_has_flat_memory() -> None:
 
     report = soak(tiny_bundle_root() / "bundle", minutes=2.0, speed=0.0, sample_every=10.0)
     assert report["finals"] >= 20
+    assert report["partials"] >= report["finals"]  # every utterance gets partials
     assert report["rss_growth_mb"] < 20.0
     assert report["max_buffer_frames"] <= report["buffer_capacity_frames"]
