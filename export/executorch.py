@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch import nn
+
 from echo_edge.export.graphs import (
     WAVEFORM_STEM,
     BackendExport,
@@ -27,10 +29,8 @@ from echo_edge.export.graphs import (
     graph_spec,
     limits,
 )
-from echo_edge.runtime.bundle import FORMAT_VERSION, GRAPHS, frontend_constants, special_ids
-from torch import nn
-
 from echo_edge.model import Echo
+from echo_edge.runtime.bundle import FORMAT_VERSION, GRAPHS, frontend_constants, special_ids
 
 PROGRAM_NAME = "model.pte"
 Log = Callable[[str], None]

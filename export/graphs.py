@@ -11,11 +11,11 @@ import copy
 from dataclasses import dataclass, field
 
 import torch
-from echo_edge.runtime.bundle import GRAPH_INPUTS, GRAPH_OUTPUTS, GRAPHS
 from torch import nn
 
 from echo_edge import constants as C
 from echo_edge.model import Echo
+from echo_edge.runtime.bundle import GRAPH_INPUTS, GRAPH_OUTPUTS, GRAPHS
 
 # Longest utterance the exported graphs are built for (ExecuTorch upper bounds, TensorRT
 # profiles); the streaming runtime segments longer audio at endpoints.

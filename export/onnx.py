@@ -21,6 +21,7 @@ from pathlib import Path
 import onnx
 import onnxscript
 import torch
+
 from echo_edge.export.graphs import (
     BackendExport,
     dynamic_shapes,
@@ -35,9 +36,8 @@ from echo_edge.export.quantize import (
     to_feeds,
     waveform_stem_nodes,
 )
-from echo_edge.runtime.bundle import GRAPHS, frontend_constants, special_ids
-
 from echo_edge.model import Echo
+from echo_edge.runtime.bundle import GRAPHS, frontend_constants, special_ids
 
 OPSET = 18  # TensorRT 8.6+ (JetPack 6) parses opset 18; ONNX Runtime runs it everywhere
 Log = Callable[[str], None]
@@ -67,11 +67,15 @@ def metadata_props(model: Echo, graph: str, precision: str) -> dict[str, str]:
 def set_metadata(path: Path, props: dict[str, str]) -> None:
     """Replace a saved model's metadata_props with `props`, re-check and re-save it.
 
-    The exporter's per-node metadata (module paths, stack traces with this machine's file
-    names) has served its purpose by now (choosing the fp32 nodes) and is dropped."""
+    Of the exporter's per-node metadata only the module path ("namespace", which picks the
+    fp32 nodes when graphs are converted again) is kept: stack traces name this machine's
+    files."""
     proto = onnx.load(str(path))
     for node in proto.graph.node:
+        keep = [(p.key, p.value) for p in node.metadata_props if p.key == "namespace"]
         del node.metadata_props[:]
+        for key, value in keep:
+            node.metadata_props.add(key=key, value=value)
     del proto.metadata_props[:]
     onnx.helper.set_model_props(proto, props)
     onnx.checker.check_model(proto)
@@ -161,34 +165,40 @@ def export_onnx(
     quant: str | None = None,
     calibration: dict[str, list[tuple[torch.Tensor, ...]]] | None = None,
     log: Log = print,
+    fp32_graphs: dict[str, Path] | None = None,
+    symmetric: bool = False,
 ) -> BackendExport:
     """Write frontend.onnx, encoder.onnx, decoder.onnx of the given precision into out_dir.
 
     quant ("dynamic" | "static") applies to int8; static needs `calibration` graph inputs
-    (export.quantize.calibration_inputs)."""
+    (export.quantize.calibration_inputs). `fp32_graphs` (graph -> .onnx of this model, e.g.
+    from an fp32 bundle) are converted instead of tracing the model again; `symmetric`
+    int8 activations are for TensorRT."""
     if precision == "int8" and quant == "static" and calibration is None:
         raise ValueError("int8 static quantisation needs calibration inputs")
     out_dir = Path(out_dir)
     files = [f"{g}.onnx" for g in GRAPHS]
     quantization: dict = {}
-    stem_nodes: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory(prefix="echo-onnx-") as tmp:
-        fp32 = export_fp32(model, Path(tmp) if precision != "fp32" else out_dir, log)
+        fp32 = fp32_graphs or export_fp32(model, Path(tmp), log)
         stem_nodes = {g: waveform_stem_nodes(onnx.load(str(p))) for g, p in fp32.items()}
-        if precision != "fp32":
-            shutil.copyfile(fp32["frontend"], out_dir / "frontend.onnx")  # always fp32
+        shutil.copyfile(fp32["frontend"], out_dir / "frontend.onnx")  # always fp32
         for graph in ("encoder", "decoder"):
             src, dst = fp32[graph], out_dir / f"{graph}.onnx"
             start = time.perf_counter()
+            if precision == "fp32":
+                shutil.copyfile(src, dst)
+                continue
             if precision == "fp16":
                 convert_fp16(src, dst, stem_nodes[graph])
-            elif precision == "int8" and quant == "static":
+            elif quant == "static":
                 feeds = to_feeds(graph, calibration[graph])  # type: ignore[index]
-                quantization[graph] = quantize_onnx_static(src, dst, feeds, stem_nodes[graph])
-            elif precision == "int8":
+                quantization[graph] = quantize_onnx_static(
+                    src, dst, feeds, stem_nodes[graph], symmetric
+                )
+            else:
                 quantization[graph] = quantize_onnx_dynamic(src, dst, stem_nodes[graph])
-            if precision != "fp32":
-                log(f"  {graph}.onnx: {precision} in {time.perf_counter() - start:.1f} s")
+            log(f"  {graph}.onnx: {precision} in {time.perf_counter() - start:.1f} s")
     graphs = {}
     for graph, name in zip(GRAPHS, files):
         graph_precision = "fp32" if graph == "frontend" else precision

@@ -21,16 +21,18 @@ from typing import TYPE_CHECKING
 
 from echo_edge.runtime.bundle import (
     BACKENDS,
+    GRAPHS,
     MANIFEST_NAME,
     PRECISIONS,
     TOKENIZER_NAME,
+    BundleError,
     is_bundle,
+    read_bundle,
     write_manifest,
 )
 
 if TYPE_CHECKING:  # torch-free at import: the exporters load torch when they run
     from echo_edge.export.graphs import BackendExport
-
     from echo_edge.model import Echo
     from echo_edge.tokenizer import EchoTokenizer
 
@@ -104,6 +106,19 @@ def load_tokenizer(checkpoint: str | Path | None, vocab_size: int) -> EchoTokeni
     return tokenizer
 
 
+def traced_graphs(bundle: str | Path, config: dict, checkpoint: str) -> dict[str, Path]:
+    """The fp32 graphs of an onnx bundle made from the same checkpoint (checked)."""
+    try:
+        m = read_bundle(bundle)
+    except BundleError as e:
+        raise ValueError(str(e)) from e
+    if (m.backend, m.precision) != ("onnx", "fp32"):
+        raise ValueError(f"--from-onnx {bundle} is {m.backend} {m.precision}, not onnx fp32")
+    if m.config != config or m.checkpoint_sha256 != checkpoint:
+        raise ValueError(f"--from-onnx {bundle} was exported from another checkpoint")
+    return {g: m.graph_file(g) for g in GRAPHS}
+
+
 def export_bundle(
     checkpoint: str | Path | None,
     backend: str,
@@ -113,11 +128,17 @@ def export_bundle(
     quant: str | None = None,
     force: bool = False,
     timing_cache: str | Path | None = None,
+    onnx_from: str | Path | None = None,
     log: Log = print,
 ) -> Path:
-    """Export a checkpoint (None: the shipped model) to a bundle directory -> its path."""
+    """Export a checkpoint (None: the shipped model) to a bundle directory -> its path.
+
+    `onnx_from`: an onnx fp32 bundle of the same checkpoint whose graphs are converted (onnx)
+    or built (tensorrt) instead of tracing the model again."""
     start = time.perf_counter()
     quant = resolve_quant(backend, precision, quant, calibration)
+    if onnx_from is not None and backend == "executorch":
+        raise ValueError("--from-onnx applies to onnx and tensorrt exports, not executorch")
     if backend == "tensorrt":
         from echo_edge.export.tensorrt import require_tensorrt
 
@@ -125,9 +146,8 @@ def export_bundle(
     out = Path(out)
     check_out(out, force)
 
-    from echo_edge.export.graphs import limits
-
     from echo_edge.checkpoint import checkpoint_sha256, load_checkpoint
+    from echo_edge.export.graphs import limits
 
     log(f"[1/4] loading {checkpoint or 'the shipped model'}")
     try:
@@ -139,6 +159,12 @@ def export_bundle(
         log("  no trained model is shipped: exporting a randomly initialised tiny model")
     tokenizer = load_tokenizer(checkpoint, model.config.vocab_size)
     log(f"  {model.num_parameters() / 1e6:.2f} M parameters, {model.config.features}")
+    fp32_graphs = None
+    if onnx_from is not None:
+        fp32_graphs = traced_graphs(
+            onnx_from, model.config.to_dict(), checkpoint_sha256(checkpoint)
+        )
+        log(f"  fp32 graphs from {onnx_from}")
 
     inputs = None
     if quant == "static":
@@ -158,7 +184,9 @@ def export_bundle(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        result = _run_exporter(model, staging, backend, precision, quant, inputs, timing_cache, log)
+        result = _run_exporter(
+            model, staging, backend, precision, quant, inputs, timing_cache, fp32_graphs, log
+        )
         tokenizer.save(staging / TOKENIZER_NAME)
         log(f"[4/4] writing {MANIFEST_NAME}")
         write_manifest(
@@ -199,13 +227,14 @@ def _run_exporter(
     quant: str | None,
     inputs: dict | None,
     timing_cache: str | Path | None,
+    fp32_graphs: dict[str, Path] | None,
     log: Log,
 ) -> BackendExport:
     """Dispatch to the backend's exporter (imported lazily: each pulls in its toolchain)."""
     if backend == "onnx":
         from echo_edge.export.onnx import export_onnx
 
-        return export_onnx(model, staging, precision, quant, inputs, log)
+        return export_onnx(model, staging, precision, quant, inputs, log, fp32_graphs)
     if backend == "executorch":
         from echo_edge.export.executorch import export_executorch
 
@@ -213,7 +242,7 @@ def _run_exporter(
     from echo_edge.export.tensorrt import DEFAULT_TIMING_CACHE, export_tensorrt
 
     cache = Path(timing_cache) if timing_cache else DEFAULT_TIMING_CACHE
-    return export_tensorrt(model, staging, precision, inputs, cache, log)
+    return export_tensorrt(model, staging, precision, inputs, cache, log, fp32_graphs)
 
 
 def add_export_args(parser: argparse.ArgumentParser) -> None:
@@ -247,6 +276,13 @@ def add_export_args(parser: argparse.ArgumentParser) -> None:
         "--timing-cache", default=None, help="TensorRT timing cache file (kept across builds)"
     )
     parser.add_argument(
+        "--from-onnx",
+        default=None,
+        metavar="BUNDLE",
+        help="onnx fp32 bundle of the same checkpoint to convert or build engines from, "
+        "instead of tracing the model again (e.g. on a Jetson)",
+    )
+    parser.add_argument(
         "--force", action="store_true", help="replace a non-empty --out that is not a bundle"
     )
 
@@ -267,6 +303,7 @@ def run_export(args: argparse.Namespace) -> int:
         quant=args.quant,
         force=args.force,
         timing_cache=args.timing_cache,
+        onnx_from=args.from_onnx,
         log=log,
     )
     return 0

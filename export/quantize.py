@@ -21,8 +21,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-from echo_edge.export.graphs import WAVEFORM_STEM
-from echo_edge.runtime.bundle import GRAPH_INPUTS
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -34,7 +32,9 @@ from onnxruntime.quantization import (
 from tqdm import tqdm
 
 from echo_edge import constants as C
+from echo_edge.export.graphs import WAVEFORM_STEM
 from echo_edge.model import Echo
+from echo_edge.runtime.bundle import GRAPH_INPUTS
 from echo_edge.tokenizer import EchoTokenizer
 
 CALIBRATION_UTTERANCES = 8  # utterances read from a manifest (or synthesised)
@@ -227,12 +227,17 @@ def weight_matmuls(model_proto: object) -> list[str]:
 
 
 def quantize_onnx_static(
-    src: Path, dst: Path, feeds: list[dict[str, np.ndarray]], exclude: Sequence[str] = ()
+    src: Path,
+    dst: Path,
+    feeds: list[dict[str, np.ndarray]],
+    exclude: Sequence[str] = (),
+    symmetric: bool = False,
 ) -> dict:
     """int8 static QDQ: per-channel weights, activation ranges calibrated (MinMax) on `feeds`.
 
     Only layers with weights are quantised (linear layers, the mel/pitch stems): attention's
-    activation-by-activation products and the masks' -1e4 biases stay in float."""
+    activation-by-activation products and the masks' -1e4 biases stay in float. `symmetric`
+    activations (zero point 0) are what TensorRT's explicit quantisation accepts."""
     skip = set(exclude)
     nodes = [n for n in weight_matmuls(onnx.load(str(src))) if n not in skip]
     with _no_preprocess_hint():
@@ -247,13 +252,14 @@ def quantize_onnx_static(
             nodes_to_quantize=nodes,
             nodes_to_exclude=list(exclude),
             calibrate_method=CalibrationMethod.MinMax,
-            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+            extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True},
         )
     return {
         "mode": "static",
         "format": "QDQ",
         "per_channel": True,
         "calibration": "MinMax",
+        "activations": "symmetric" if symmetric else "asymmetric",
         "quantized_nodes": len(nodes),
         "fp32_nodes": len(exclude),
         "calibration_batches": len(feeds),

@@ -3,7 +3,8 @@
 Engines are specific to a GPU and a TensorRT version, so they are built where they run
 (the Jetson), with the same `echo-edge export --backend tensorrt` command. Precision lives in
 the ONNX graphs themselves (export/onnx.py): fp16 graphs with the frontend and waveform stem
-in fp32, int8 as explicit Q/DQ graphs calibrated on speech. Networks are built strongly
+in fp32, int8 as explicit Q/DQ graphs calibrated on speech (symmetric activations: TensorRT
+takes zero points of 0 only). Networks are built strongly
 typed where TensorRT supports it (10.x; the only mode in 11.x, which removed the FP16/INT8
 builder flags); older TensorRT gets the FP16/INT8 flags instead. One optimisation profile per
 graph covers the shortest to the longest input the other backends accept (`profile_shapes`),
@@ -19,12 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from echo_edge.export.graphs import MAX_FRAMES, MAX_SAMPLES, MIN_FRAMES, BackendExport
-from echo_edge.runtime.bundle import GRAPHS
 
 from echo_edge import constants as C
 from echo_edge.config import EchoConfig
+from echo_edge.export.graphs import MAX_FRAMES, MAX_SAMPLES, MIN_FRAMES, BackendExport
 from echo_edge.model import Echo
+from echo_edge.runtime.bundle import GRAPHS
 
 TRT_MISSING = (
     "TensorRT is not installed: build the engines on the target Jetson with the same command"
@@ -163,14 +164,19 @@ def export_tensorrt(
     calibration: dict[str, list[tuple[torch.Tensor, ...]]] | None = None,
     timing_cache: Path = DEFAULT_TIMING_CACHE,
     log: Log = print,
+    fp32_graphs: dict[str, Path] | None = None,
 ) -> BackendExport:
-    """ONNX graphs of `precision` (int8: static Q/DQ), then one engine per graph."""
+    """ONNX graphs of `precision` (int8: static Q/DQ), then one engine per graph.
+
+    `fp32_graphs` (from an onnx fp32 bundle) skip tracing the model on the device."""
     from echo_edge.export.onnx import export_onnx
 
     trt = require_tensorrt()
     out_dir = Path(out_dir)
     quant = "static" if precision == "int8" else None
-    onnx_part = export_onnx(model, out_dir, precision, quant, calibration, log)
+    onnx_part = export_onnx(
+        model, out_dir, precision, quant, calibration, log, fp32_graphs, symmetric=True
+    )
     profiles = profile_shapes(model.config)
     graphs = {}
     for graph in GRAPHS:

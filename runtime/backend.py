@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
 from echo_edge.runtime.bundle import GRAPH_INPUTS, GRAPHS, Manifest
 
 # Short names for ONNX Runtime execution providers (full names are accepted too).

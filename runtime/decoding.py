@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from echo_edge.runtime.backend import Backend, CrossAttention
 
 from echo_edge import constants as C
+from echo_edge.runtime.backend import Backend, CrossAttention
 
 
 @dataclass(frozen=True)

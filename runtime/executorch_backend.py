@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from echo_edge.runtime.backend import Backend, BackendError
 from echo_edge.runtime.bundle import GRAPH_INPUTS, GRAPHS, Manifest
 

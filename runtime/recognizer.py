@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from echo_edge import constants as C
 from echo_edge.runtime.backend import Backend, BackendError, CrossAttention, load_backend
 from echo_edge.runtime.bundle import TOKENIZER_NAME, BundleError, Manifest, read_bundle
 from echo_edge.runtime.decoding import DecodingOptions, greedy_decode, token_cap
 from echo_edge.runtime.stream import FrameBlock, IncrementalFrontend, Result, Stream, StreamOptions
-
-from echo_edge import constants as C
 from echo_edge.tokenizer import EchoTokenizer
 
 CACHE_ENV = "ECHO_EDGE_CACHE"  # overrides the cache directory (default bundle, TensorRT engines)

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-from echo_edge.runtime.backend import FrontendFrames
-from echo_edge.runtime.decoding import DecodingOptions
 
 from echo_edge import constants as C
+from echo_edge.runtime.backend import FrontendFrames
+from echo_edge.runtime.decoding import DecodingOptions
 
 if TYPE_CHECKING:
     from echo_edge.runtime.recognizer import Recognizer

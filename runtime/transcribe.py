@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from echo_edge import constants as C
 from echo_edge.runtime.microphone import Microphone, MicrophoneError, input_devices
 from echo_edge.runtime.recognizer import (
     Recognizer,
@@ -25,8 +26,6 @@ from echo_edge.runtime.recognizer import (
     cache_dir,
 )
 from echo_edge.runtime.stream import Result, StreamOptions
-
-from echo_edge import constants as C
 
 ERROR_PREFIX = "echo-edge: error:"
 DEFAULT_BACKEND, DEFAULT_PRECISION = "onnx", "fp32"
@@ -38,9 +37,8 @@ class TranscribeError(RuntimeError):
 
 def default_bundle(log: TextIO = sys.stderr) -> Path:
     """The shipped model's ONNX fp32 bundle: built on first use, then read from the cache."""
-    from echo_edge.runtime.bundle import BundleError, read_bundle
-
     from echo_edge.checkpoint import checkpoint_sha256
+    from echo_edge.runtime.bundle import BundleError, read_bundle
 
     sha = checkpoint_sha256()
     path = cache_dir() / "bundles" / f"{DEFAULT_BACKEND}-{DEFAULT_PRECISION}-{sha[:16]}"

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from echo_edge import constants as C
 from echo_edge.export.pipeline import check_out, human_size, resolve_quant
 from echo_edge.runtime.bundle import (
     FORMAT_VERSION,
@@ -21,8 +23,6 @@ from echo_edge.runtime.bundle import (
     sha256_file,
     write_manifest,
 )
-
-from echo_edge import constants as C
 from tests.conftest import tiny_config
 
 FILES = ("frontend.onnx", "encoder.onnx", "decoder.onnx", "tokenizer.json")

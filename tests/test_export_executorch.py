@@ -13,19 +13,21 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import pytest
 import soundfile as sf
 import torch
-from echo_edge.export.graphs import MAX_SAMPLES
-from echo_edge.export.pipeline import export_bundle
-from echo_edge.export.quantize import SENTENCES, synthesize_calibration
-from echo_edge.runtime.bundle import GRAPH_INPUTS, read_bundle
 
 from echo_edge import constants as C
 from echo_edge.decoding import DecodingOptions, seconds_of, token_budget
+from echo_edge.export.graphs import MAX_SAMPLES
+from echo_edge.export.pipeline import export_bundle
+from echo_edge.export.quantize import SENTENCES, synthesize_calibration
 from echo_edge.model import Echo
+from echo_edge.runtime.bundle import GRAPH_INPUTS, read_bundle
 from tests.conftest import harmonic, tiny_config
 
 executorch_runtime = pytest.importorskip("executorch.runtime", reason="executorch is not installed")
@@ -116,6 +118,14 @@ def model(checkpoint: Path) -> Echo:
     return Echo.from_pretrained(checkpoint)
 
 
+def _export(job: dict) -> str:
+    """export_bundle in a worker process, its progress lines written to job["log"]."""
+    lines: list[str] = []
+    out = export_bundle(**{k: v for k, v in job.items() if k != "log"}, log=lines.append)
+    Path(job["log"]).write_text("\n".join(lines))
+    return str(out)
+
+
 @pytest.fixture(scope="module")
 def speech() -> list[torch.Tensor]:
     """Three espeak-ng utterances: two to calibrate on, one held out."""
@@ -134,13 +144,16 @@ def bundles(
         sf.write(root / f"u{i}.wav", x[0].numpy(), C.SAMPLE_RATE, subtype="PCM_16")
         rows.append(json.dumps({"audio": f"u{i}.wav", "text": SENTENCES[i]}))
     (root / "cal.jsonl").write_text("\n".join(rows) + "\n")
-    lines: list[str] = []
-    out = {"fp32": export_bundle(checkpoint, "executorch", "fp32", root / "fp32", log=lines.append)}
-    out["int8"] = export_bundle(
-        checkpoint, "executorch", "int8", root / "int8", root / "cal.jsonl", log=lambda _: None
-    )
-    (root / "fp32.log").write_text("\n".join(lines))
-    return out
+    jobs = {
+        "fp32": {"precision": "fp32"},
+        "int8": {"precision": "int8", "calibration": str(root / "cal.jsonl")},
+    }
+    for name, job in jobs.items():
+        job.update(checkpoint=str(checkpoint), backend="executorch", out=str(root / name))
+        job["log"] = str(root / f"{name}.log")
+    with ProcessPoolExecutor(len(jobs), mp_context=get_context("spawn")) as pool:
+        done = dict(zip(jobs, pool.map(_export, jobs.values())))
+    return {name: Path(out) for name, out in done.items()}
 
 
 def test_program_describes_itself(bundles: dict[str, Path]) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +24,14 @@ import onnxruntime as ort
 import pytest
 import soundfile as sf
 import torch
-from echo_edge.export.graphs import WAVEFORM_STEM
-from echo_edge.export.pipeline import export_bundle
-from echo_edge.export.quantize import synthesize_calibration
-from echo_edge.runtime.bundle import GRAPH_INPUTS, BundleError, Manifest, read_bundle
 
 from echo_edge import constants as C
 from echo_edge.decoding import DecodingOptions, seconds_of, token_budget
+from echo_edge.export.graphs import WAVEFORM_STEM
+from echo_edge.export.pipeline import export_bundle
+from echo_edge.export.quantize import synthesize_calibration
 from echo_edge.model import Echo
+from echo_edge.runtime.bundle import GRAPH_INPUTS, BundleError, Manifest, read_bundle
 from tests.conftest import harmonic, tiny_config
 
 FP32_REL, FP32_LOGITS = 1e-4, 1e-4
@@ -117,14 +119,6 @@ def model(checkpoint: Path) -> Echo:
 
 
 @pytest.fixture(scope="module")
-def fp32(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
-    lines: list[str] = []
-    out = tmp_path_factory.mktemp("bundles") / "onnx-fp32"
-    export_bundle(checkpoint, "onnx", "fp32", out, log=lines.append)
-    return out, lines
-
-
-@pytest.fixture(scope="module")
 def calibration(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-row JSONL manifest of espeak-ng speech (the --calibration path)."""
     if shutil.which("espeak-ng") is None:
@@ -144,20 +138,56 @@ def held_out_speech(calibration: Path) -> torch.Tensor:
     return torch.from_numpy(synthesize_calibration(3)[2].audio)[None]
 
 
+def _export(job: dict) -> str:
+    """export_bundle in a worker process, its progress lines written to job["log"]."""
+    lines: list[str] = []
+    out = export_bundle(**{k: v for k, v in job.items() if k != "log"}, log=lines.append)
+    Path(job["log"]).write_text("\n".join(lines))
+    return str(out)
+
+
 @pytest.fixture(scope="module")
-def variants(
+def traced(
     checkpoint: Path, calibration: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("variants")
-    return {
-        "fp16": export_bundle(checkpoint, "onnx", "fp16", root / "fp16", log=lambda _: None),
-        "int8-dynamic": export_bundle(
-            checkpoint, "onnx", "int8", root / "dyn", quant="dynamic", log=lambda _: None
-        ),
-        "int8-static": export_bundle(
-            checkpoint, "onnx", "int8", root / "static", calibration, log=lambda _: None
-        ),
+    """The two bundles that trace the model (fp32, int8 static), exported side by side."""
+    root = tmp_path_factory.mktemp("bundles")
+    jobs = {
+        "fp32": {"precision": "fp32"},
+        "int8-static": {"precision": "int8", "quant": "static", "calibration": str(calibration)},
     }
+    for name, job in jobs.items():
+        job.update(checkpoint=str(checkpoint), backend="onnx", out=str(root / name))
+        job["log"] = str(root / f"{name}.log")
+    with ProcessPoolExecutor(len(jobs), mp_context=get_context("spawn")) as pool:
+        done = dict(zip(jobs, pool.map(_export, jobs.values())))
+    return {name: Path(out) for name, out in done.items()}
+
+
+@pytest.fixture(scope="module")
+def fp32(traced: dict[str, Path]) -> tuple[Path, list[str]]:
+    bundle = traced["fp32"]
+    return bundle, (bundle.parent / "fp32.log").read_text().splitlines()
+
+
+@pytest.fixture(scope="module")
+def variants(
+    traced: dict[str, Path], checkpoint: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """fp16 and int8 dynamic converted from the fp32 bundle's graphs (--from-onnx)."""
+    root = tmp_path_factory.mktemp("variants")
+    out = {"int8-static": traced["int8-static"]}
+    for name, precision, quant in (("fp16", "fp16", None), ("int8-dynamic", "int8", "dynamic")):
+        out[name] = export_bundle(
+            checkpoint,
+            "onnx",
+            precision,
+            root / name,
+            quant=quant,
+            onnx_from=traced["fp32"],
+            log=lambda _: None,
+        )
+    return out
 
 
 def test_fp32_bundle_is_complete_and_says_what_it_did(fp32: tuple[Path, list[str]]) -> None:
@@ -167,6 +197,7 @@ def test_fp32_bundle_is_complete_and_says_what_it_did(fp32: tuple[Path, list[str
     assert (m.backend, m.precision, m.checkpoint_sha256 != "untrained") == ("onnx", "fp32", True)
     assert m.exporter["torch"] == torch.__version__ and m.limits["max_target_len"] == 48
     assert lines[0].startswith("[1/4]") and lines[-1].startswith("exported onnx fp32 bundle")
+    assert any("traced and checked" in line for line in lines)
     assert any(line.strip().startswith("encoder.onnx") and "KB" in line for line in lines)
     for graph in GRAPH_INPUTS:
         proto = onnx.load(str(m.graph_file(graph)))
@@ -274,3 +305,14 @@ def test_reduced_precisions_stay_close(
     assert np.allclose(cross[2], ref_cross[2].numpy(), rtol=0, atol=1e-2 if name == "fp16" else 0)
     _, logits_rel = teacher_forced_errors(graphs, model, x)
     assert logits_rel < tol
+
+
+def test_from_onnx_needs_an_fp32_onnx_bundle_of_the_same_checkpoint(
+    traced: dict[str, Path], tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match="is onnx int8, not onnx fp32"):
+        export_bundle(None, "onnx", "fp16", tmp_path / "a", onnx_from=traced["int8-static"])
+    with pytest.raises(ValueError, match="was exported from another checkpoint"):
+        export_bundle(None, "onnx", "fp16", tmp_path / "b", onnx_from=traced["fp32"])
+    with pytest.raises(ValueError, match="applies to onnx and tensorrt exports"):
+        export_bundle(None, "executorch", "fp32", tmp_path / "c", onnx_from=traced["fp32"])

@@ -10,6 +10,8 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+
+from echo_edge import constants as C
 from echo_edge.export.graphs import MAX_FRAMES, MAX_SAMPLES, MIN_FRAMES
 from echo_edge.export.tensorrt import (
     TRT_MISSING,
@@ -19,8 +21,6 @@ from echo_edge.export.tensorrt import (
     trtexec_command,
 )
 from echo_edge.runtime.bundle import GRAPH_INPUTS
-
-from echo_edge import constants as C
 from tests.conftest import tiny_config
 
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
@@ -91,10 +91,10 @@ def test_engines_build_and_load(tmp_path: Path, precision: str) -> None:
         pytest.skip("TensorRT is not installed (build and run these tests on the Jetson)")
     import tensorrt as trt
     import torch
-    from echo_edge.export.pipeline import export_bundle
-    from echo_edge.runtime.bundle import read_bundle
 
+    from echo_edge.export.pipeline import export_bundle
     from echo_edge.model import Echo
+    from echo_edge.runtime.bundle import read_bundle
 
     torch.manual_seed(0)
     checkpoint = Echo(tiny_config()).eval().save_pretrained(tmp_path / "ckpt")

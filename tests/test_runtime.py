@@ -42,8 +42,8 @@ def tiny_bundle_root() -> Path:
     if (root / "bundle" / "manifest.json").is_file():
         return root
     import torch
-    from echo_edge.export.pipeline import export_bundle
 
+    from echo_edge.export.pipeline import export_bundle
     from echo_edge.model import Echo
 
     tmp = root.with_name(f"{root.name}.tmp-{os.getpid()}")

@@ -53,7 +53,6 @@ def test_incremental_frames_equal_offline_frames(recognizer, rng) -> None:
 
 def test_random_chunks_give_the_whole_file_transcript(recognizer, rng) -> None:
     from echo_edge.runtime.stream import StreamOptions
-
     from tests.speech import speak
 
     x = np.concatenate([speak("open the window please"), harmonic(1.5, seed=8)])
@@ -71,7 +70,6 @@ def test_random_chunks_give_the_whole_file_transcript(recognizer, rng) -> None:
 
 def test_one_utterance_with_endpointing_equals_its_segment(recognizer, rng) -> None:
     from echo_edge.runtime.stream import StreamOptions
-
     from tests.speech import speak
 
     silence = np.zeros(C.SAMPLE_RATE, np.float32)
@@ -88,7 +86,6 @@ def test_one_utterance_with_endpointing_equals_its_segment(recognizer, rng) -> N
 
 def test_endpointing_splits_utterances(recognizer, rng) -> None:
     from echo_edge.runtime.stream import StreamOptions
-
     from tests.speech import speak
 
     gap = np.zeros(int(1.2 * C.SAMPLE_RATE), np.float32)
