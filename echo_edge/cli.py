@@ -80,6 +80,18 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     return run_transcribe(args)
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from echo_edge.verify import run_verify
+
+    return run_verify(args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from echo_edge.bench.run import run_bench
+
+    return run_bench(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(
@@ -106,10 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="data_command", required=True
     )
     p = data.add_parser("synth", help="synthesise a speech corpus", formatter_class=fmt)
+    from echo_edge.bench.args import add_bench_args
     from echo_edge.export.pipeline import add_export_args
     from echo_edge.runtime.transcribe import add_transcribe_args
     from echo_edge.synth import add_synth_args
     from echo_edge.train_args import add_train_args
+    from echo_edge.verify_args import add_verify_args
 
     add_synth_args(p)
     p.set_defaults(func=cmd_synth)
@@ -129,6 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_transcribe_args(p)
     p.set_defaults(func=cmd_transcribe)
+
+    p = sub.add_parser(
+        "verify", help="accuracy drift of a bundle against its reference", formatter_class=fmt
+    )
+    add_verify_args(p)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser(
+        "bench", help="latency, size and WER of the reference and bundles", formatter_class=fmt
+    )
+    add_bench_args(p)
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -30,7 +30,7 @@ class EchoConfig:
     # Feature streams fused by a learnable softmax blend (seed idea 1).
     features: tuple[str, ...] = ("spectrogram", "waveform")
     # Soft silence masking (seed idea 2): silent keys' weights scaled by silence_scale;
-    # 1.0 switches it off. pad_mask "soft" applies the same scale to padding (a seed variant).
+    # 1.0 switches it off, 0.0 masks silent keys hard (the baseline the seeds compared with). pad_mask "soft" applies the same scale to padding (a seed variant).
     silence_scale: float = 1e-3
     pad_mask: str = "hard"
     # Attention score (seed idea 3).
@@ -71,8 +71,8 @@ class EchoConfig:
             raise ValueError("d_model / n_heads must be an even integer (rotary pairs)")
         if not 0.0 <= self.ctc_weight < 1.0:
             raise ValueError("ctc_weight must be in [0, 1)")
-        if not 0.0 < self.silence_scale <= 1.0:
-            raise ValueError("silence_scale must be in (0, 1]")
+        if not 0.0 <= self.silence_scale <= 1.0:
+            raise ValueError("silence_scale must be in [0, 1] (0: hard mask, 1: off)")
 
     @property
     def head_dim(self) -> int:

@@ -42,7 +42,7 @@ def encoder_key_bias(
 ) -> torch.Tensor:
     """frame_mask, silence (B, S) at the encoder rate -> additive key bias (B, S).
 
-    Padding keys: hard (or soft with pad_mask="soft"); silent keys: soft, log(silence_scale)."""
+    Padding keys: hard (or soft with pad_mask="soft"); silent keys: soft, log(silence_scale) (hard when 0)."""
     pad = frame_mask < 0.5
     pad_scale = 0.0 if config.pad_mask == "hard" else config.silence_scale
     bias = key_bias(pad, pad_scale)

@@ -49,6 +49,17 @@ class EchoForSpeechSeq2Seq(PreTrainedModel):
         self.post_init()
 
     @classmethod
+    def from_pretrained(cls, directory: str | Path, *args: object, **kwargs: object):  # noqa: ANN206
+        """Load a Trainer checkpoint (or a plain Echo one) with every buffer computed.
+
+        transformers builds models on the meta device and fills in only the saved tensors, so
+        Echo's non-persistent buffers (window, mel filters) would stay uninitialised (NaN
+        features). Echo builds itself for real instead; extra arguments are not supported."""
+        if args or kwargs:
+            raise TypeError("EchoForSpeechSeq2Seq.from_pretrained takes a directory only")
+        return cls.from_echo(Echo.from_pretrained(directory))
+
+    @classmethod
     def from_echo(cls, model: Echo) -> EchoForSpeechSeq2Seq:
         wrapped = cls(EchoHFConfig(echo=model.config.to_dict()))
         wrapped.echo.load_state_dict(model.state_dict())

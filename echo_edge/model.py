@@ -7,6 +7,7 @@ Trainer wrapper lives in echo_edge.hf.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from echo_edge.frontend import Frontend
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+HF_PREFIX = "echo."  # parameter prefix in checkpoints of the HF wrapper (echo_edge.hf)
 IGNORE_INDEX = -100
 
 
@@ -194,6 +196,11 @@ class Echo(nn.Module):
         for p in (config_path, weights_path):
             if not p.is_file():
                 raise FileNotFoundError(f"checkpoint {directory} has no {p.name}")
-        model = cls(EchoConfig.load(config_path))
-        model.load_state_dict(load_file(str(weights_path), device=device), strict=True)
+        data = json.loads(config_path.read_text())
+        state = load_file(str(weights_path), device=device)
+        if isinstance(data.get("echo"), dict):  # a Trainer checkpoint of the HF wrapper
+            data = data["echo"]
+            state = {k.removeprefix(HF_PREFIX): v for k, v in state.items()}
+        model = cls(EchoConfig.from_dict(data))
+        model.load_state_dict(state, strict=True)
         return model.eval()

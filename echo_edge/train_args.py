@@ -15,7 +15,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", help="start from this checkpoint instead of a fresh preset")
     p.add_argument("--features", nargs="+", default=["spectrogram", "waveform"], choices=FEATURES)
     p.add_argument("--score", default="dot", choices=SCORES)
-    p.add_argument("--silence-scale", type=float, default=1e-3, help="ε for silent keys; 1 = off")
+    p.add_argument(
+        "--silence-scale",
+        type=float,
+        default=1e-3,
+        help="ε for silent keys; 1 = off, 0 = hard mask",
+    )
     p.add_argument("--pad-mask", default="hard", choices=["hard", "soft"])
     p.add_argument("--pitch-theta", action="store_true", help="pitch-modulated rotary phase")
     p.add_argument("--pitch-radius", action="store_true", help="pitch rotary radius")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -132,21 +133,10 @@ def delegation_summary(edge: object) -> dict[str, dict[str, int]]:
     return out
 
 
-def export_executorch(
-    model: Echo,
-    out_dir: Path,
-    precision: str,
-    calibration: Calibration | None = None,
-    log: Log = print,
-) -> BackendExport:
-    """Write model.pte (methods frontend, encoder, decoder) of precision fp32 or int8."""
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-    from executorch.exir import to_edge_transform_and_lower
-
-    if precision not in ("fp32", "int8"):
-        raise ValueError(f"executorch {precision} is not supported: use --precision fp32 or int8")
-    if precision == "int8" and calibration is None:
-        raise ValueError("executorch int8 needs calibration inputs")
+def capture(
+    model: Echo, precision: str, calibration: Calibration | None, log: Log = print
+) -> dict[str, torch.export.ExportedProgram]:
+    """torch.export of the three graphs with bounded dynamic dims (int8: after PT2E)."""
     modules, args, shapes = graph_modules(model), example_inputs(model), dynamic_shapes(model)
     programs = {}
     for graph in GRAPHS:
@@ -157,12 +147,19 @@ def export_executorch(
         programs[graph] = torch.export.export(module, args[graph], dynamic_shapes=shapes[graph])
         what = "quantised and captured" if module is not modules[graph] else "captured"
         log(f"  {graph}: {what} in {time.perf_counter() - start:.1f} s")
+    return programs
+
+
+def lower(
+    programs: dict[str, torch.export.ExportedProgram], constants: dict[str, object], log: Log
+) -> tuple[bytes, dict[str, dict[str, int]]]:
+    """One program with a method per graph, XNNPACK-delegated -> (.pte bytes, delegation)."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
     ranges = _declared_ranges(programs)
-    start = time.perf_counter()
     edge = to_edge_transform_and_lower(
-        programs,
-        partitioner=[XnnpackPartitioner()],
-        constant_methods=constant_methods(model, precision),
+        programs, partitioner=[XnnpackPartitioner()], constant_methods=constants
     )
     _restore_ranges(edge, ranges)
     summary = delegation_summary(edge)
@@ -172,8 +169,27 @@ def export_executorch(
             f"  {graph}: {s['delegated_nodes']} of {total} nodes delegated to XNNPACK "
             f"in {s['delegated_subgraphs']} subgraphs"
         )
-    program = edge.to_executorch()
-    (Path(out_dir) / PROGRAM_NAME).write_bytes(program.buffer)
+    return edge.to_executorch().buffer, summary
+
+
+def export_executorch(
+    model: Echo,
+    out_dir: Path,
+    precision: str,
+    calibration: Calibration | None = None,
+    log: Log = print,
+) -> BackendExport:
+    """Write model.pte (methods frontend, encoder, decoder) of precision fp32 or int8."""
+    if precision not in ("fp32", "int8"):
+        raise ValueError(f"executorch {precision} is not supported: use --precision fp32 or int8")
+    if precision == "int8" and calibration is None:
+        raise ValueError("executorch int8 needs calibration inputs")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pytree deprecations, per node
+        programs = capture(model, precision, calibration, log)
+        start = time.perf_counter()
+        buffer, summary = lower(programs, constant_methods(model, precision), log)
+    (Path(out_dir) / PROGRAM_NAME).write_bytes(buffer)
     log(f"  {PROGRAM_NAME}: lowered and serialised in {time.perf_counter() - start:.1f} s")
     graphs = {
         g: graph_spec(

@@ -11,11 +11,13 @@ Reduced precisions are derived from them and never touch the frontend or the wav
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import onnx
@@ -82,13 +84,26 @@ def set_metadata(path: Path, props: dict[str, str]) -> None:
     onnx.save(proto, str(path))
 
 
+@contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence the exporter's per-call warnings (e.g. torchvision ops not registered)."""
+    registry_log = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registry_log.level
+    registry_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        registry_log.setLevel(level)
+
+
 def export_graph(
     module: torch.nn.Module, args: tuple, shapes: dict, graph: str, path: Path
 ) -> Path:
     """One fp32 graph -> a checked, single-file .onnx with named, dynamic inputs."""
     inputs, outputs = graph_io(graph)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with _quiet_exporter():
         program = torch.onnx.export(
             module,
             args,

@@ -2,11 +2,13 @@
 
     echo-edge export [CHECKPOINT] --backend {onnx,executorch,tensorrt}
                      --precision {fp32,fp16,int8} --out BUNDLE [--calibration DATA]
-                     [--quant {dynamic,static}] [--force]
+                     [--quant {dynamic,static}] [--force] [--no-verify]
 
 The bundle is built in a staging directory next to --out and moved into place only when
 complete, so a failed export never leaves half a bundle. Unsupported combinations fail
-before any work with one line (ValueError).
+before any work with one line (ValueError). The finished bundle is then verified against
+the checkpoint on a few synthesised utterances (echo_edge.verify) and the report stored in
+its manifest; a failed verification is reported, never a reason to delete the bundle.
 """
 
 from __future__ import annotations
@@ -130,11 +132,13 @@ def export_bundle(
     timing_cache: str | Path | None = None,
     onnx_from: str | Path | None = None,
     log: Log = print,
+    verify: bool = True,
 ) -> Path:
     """Export a checkpoint (None: the shipped model) to a bundle directory -> its path.
 
     `onnx_from`: an onnx fp32 bundle of the same checkpoint whose graphs are converted (onnx)
-    or built (tensorrt) instead of tracing the model again."""
+    or built (tensorrt) instead of tracing the model again. `verify`: check the bundle
+    against the checkpoint afterwards and store the report in its manifest."""
     start = time.perf_counter()
     quant = resolve_quant(backend, precision, quant, calibration)
     if onnx_from is not None and backend == "executorch":
@@ -201,6 +205,7 @@ def export_bundle(
             limits=limits(model),
             quantization=result.quantization,
             source={"checkpoint": str(checkpoint or "shipped"), "trained": trained},
+            verify=None if verify else {"skipped": "exported with --no-verify"},
         )
         if out.exists():
             shutil.rmtree(out)
@@ -212,6 +217,10 @@ def export_bundle(
     total = sum(p.stat().st_size for p in files)
     for p in files:
         log(f"  {p.name:<16} {human_size(p.stat().st_size):>9}")
+    if verify:
+        from echo_edge.verify import verify_at_export
+
+        verify_at_export(out, checkpoint, log)
     elapsed = time.perf_counter() - start
     log(
         f"exported {label} bundle {out}: {len(files)} files, {human_size(total)} in {elapsed:.1f} s"
@@ -285,6 +294,11 @@ def add_export_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--force", action="store_true", help="replace a non-empty --out that is not a bundle"
     )
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip checking the bundle against the checkpoint on synthesised speech",
+    )
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -305,5 +319,6 @@ def run_export(args: argparse.Namespace) -> int:
         timing_cache=args.timing_cache,
         onnx_from=args.from_onnx,
         log=log,
+        verify=not args.no_verify,
     )
     return 0

@@ -52,6 +52,7 @@ SENTENCES = (
     "the weather in the mountains changes very quickly",
 )
 VOICES = (("en-us", 160), ("en-gb", 140), ("en-us+f3", 180), ("en-gb-scotland", 150))
+SYNTH_GAIN = 0.5  # -6 dB: closer to a microphone's level than espeak-ng's full scale
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ def synthesize_calibration(count: int = CALIBRATION_UTTERANCES) -> list[Utteranc
         wav = subprocess.run(cmd, capture_output=True, check=True, timeout=60).stdout
         audio, sr = sf.read(io.BytesIO(wav), dtype="float32")
         audio = soxr.resample(audio, sr, C.SAMPLE_RATE) if sr != C.SAMPLE_RATE else audio
-        out.append(Utterance(np.asarray(0.5 * audio, dtype=np.float32), text))
+        audio = SYNTH_GAIN * audio  # espeak-ng speaks near full scale
+        out.append(Utterance(np.asarray(audio, dtype=np.float32), text))
     return out
 
 

@@ -44,7 +44,7 @@ GRAPH_OUTPUTS: dict[str, tuple[str, ...]] = {
 }
 
 
-class BundleError(Exception):
+class BundleError(ValueError):
     """A bundle that cannot be used as it is: missing or altered file, wrong format version."""
 
 

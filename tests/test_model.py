@@ -71,6 +71,20 @@ def test_hard_padding_mask_gives_zero_weight() -> None:
     assert torch.all(w[..., 2:] == 0.0)
 
 
+def test_hard_silence_mask_gives_silent_keys_zero_weight() -> None:
+    """silence_scale 0 (the ablation's hard baseline): silent keys get no weight at all."""
+    from echo_edge.encoder import encoder_key_bias
+
+    cfg = tiny_config(n_heads=1, d_model=16, silence_scale=0.0)
+    attn = Attention(cfg)
+    q, k = torch.randn(1, 1, 5, 16), torch.randn(1, 1, 7, 16)
+    silence = torch.tensor([[0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0]])
+    bias = encoder_key_bias(torch.ones(1, 7), silence, cfg)  # (1, 7)
+    w = attn.weights(q, k, bias[:, None, None, :])[0, 0]  # (5, 7)
+    assert torch.all(w[:, silence[0] > 0.5] == 0.0)
+    assert torch.allclose(w.sum(-1), torch.ones(5), atol=1e-6)
+
+
 def polar_reference(x, positions, inv_freq, radius):  # noqa: ANN001, ANN201
     """The complex form: (x1 + i x2) * polar(r, p * inv_freq), in float64."""
     xc = torch.complex(*x.double().chunk(2, dim=-1))  # (B, H, T, D/2)

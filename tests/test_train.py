@@ -49,3 +49,27 @@ def test_two_trainer_steps_and_generate_metrics(tmp_path) -> None:  # noqa: ANN0
         learned["blend.spectrogram"] + learned["blend.waveform"] + learned["blend.pitch"], 1
     )
     assert "pitch.gamma" in learned
+
+
+def test_trainer_checkpoint_loads_with_real_frontend_buffers(tmp_path) -> None:  # noqa: ANN001
+    """A Trainer checkpoint (HF wrapper, "echo."-prefixed weights) loads with every buffer
+    computed: transformers' meta-device loading once left the mel filters NaN."""
+    import torch
+
+    from echo_edge.hf import EchoForSpeechSeq2Seq, EchoHFConfig
+    from echo_edge.model import Echo
+
+    torch.manual_seed(0)
+    wrapped = EchoForSpeechSeq2Seq(EchoHFConfig(echo=tiny_config().to_dict())).eval()
+    wrapped.save_pretrained(tmp_path / "checkpoint-1")  # transformers' format, as Trainer saves
+    wave = torch.from_numpy(harmonic(0.5, f0=140, seed=3))[None]  # (1, N)
+    expected = wrapped.echo.features(wave, None).mel
+    for loaded in (
+        EchoForSpeechSeq2Seq.from_pretrained(tmp_path / "checkpoint-1").echo,
+        Echo.from_pretrained(tmp_path / "checkpoint-1"),
+    ):
+        mel = loaded.features(wave, None).mel
+        assert torch.isfinite(mel).all()
+        assert torch.equal(mel, expected)
+        for name, value in wrapped.echo.state_dict().items():
+            assert torch.equal(loaded.state_dict()[name], value), name

@@ -1,0 +1,363 @@
+"""`echo-edge verify`: a bundle's accuracy drift against its reference checkpoint (DESIGN §8).
+
+    echo-edge verify BUNDLE [--reference CKPT] [--data MANIFEST] [--limit N]
+                     [--json] [--out REPORT.json] [--store]
+
+Runs echo_edge.verify_checks on every utterance of an eval set, aggregates each check over
+utterances (worst and mean), gates it against THRESHOLDS[bundle precision] and returns a
+JSON-serialisable report. Exit status 0 when every gated check passes, 1 when one fails (a
+one-line "verify failed" on stderr) or on bad input (the CLI's one-line "error").
+`export_bundle` calls `verify_at_export` and stores the report in the new bundle's manifest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from echo_edge.evalset import EvalUtterance
+
+if TYPE_CHECKING:  # torch is imported when verification runs, not when the CLI starts
+    from echo_edge.model import Echo
+    from echo_edge.runtime.bundle import Manifest
+
+# Per precision, the bound each check must meet; None: measured and reported, not gated.
+# [brackets: the worst value measured over the shipped model's bundles on the default eval
+# set and the tiny random models of tests/test_verify.py, ONNX and ExecuTorch alike]
+THRESHOLDS: dict[str, dict[str, float | None]] = {
+    "fp32": {
+        # fp32 graphs run the reference's own ops: only kernels and summation order differ,
+        # so errors are float32 rounding (1e-7 per op) grown through the layers; bounds are
+        # 10-100x what was seen and far below what any real change to a graph gives (the 1 %
+        # weight change of tests/test_verify.py moves cross K/V by ~1e-3).
+        "frontend_mel_rel": 1e-5,  # [8.5e-8]
+        "frontend_pitch_max_abs": 1e-4,  # on frames that are not silent [1.1e-6]
+        "frontend_silence_agreement": 1.0,  # [1.0]
+        "encoder_kv_rel": 1e-4,  # [2.0e-6]
+        "encoder_bias_max_abs": 1e-4,  # [0]
+        "logits_rel": 1e-4,  # [1.6e-6]
+        "logits_max_abs": 1e-3,  # logits reach ~20 in a trained model [7.4e-5]
+        # Rounding at 1e-6 flips no argmax here: a different token is a different graph.
+        "teacher_forced_agreement": 1.0,
+        "transcript_agreement": 1.0,
+        "delta_wer_points": 0.0,
+        # The runtime pads every frontend call to one window: chunking changes nothing. [0]
+        "stream_features_max_abs": 1e-6,
+    },
+    "fp16": {
+        # The frontend and the waveform stem stay fp32 in every bundle (DESIGN §6): the
+        # frontend and streaming bounds are fp32's at every precision.
+        "frontend_mel_rel": 1e-5,
+        "frontend_pitch_max_abs": 1e-4,
+        "frontend_silence_agreement": 1.0,
+        # fp16 keeps 11 significant bits (~5e-4 per rounding), compounded over the layers.
+        "encoder_kv_rel": 1e-2,  # [2.2e-3]
+        # The bias log(silence_scale) rounded to fp16: half an ulp is 2e-3 at 6.9. [1.5e-3]
+        "encoder_bias_max_abs": 1e-2,
+        "logits_rel": 1e-2,  # [2.4e-3]
+        "logits_max_abs": None,  # grows with the logits' size: the relative error gates
+        "teacher_forced_agreement": 0.98,  # mean over utterances [0.998]
+        "transcript_agreement": None,  # a near-tie may flip; ΔWER says whether it matters
+        "delta_wer_points": 0.5,  # no worse than int8's target [0.0]
+        "stream_features_max_abs": 1e-6,
+    },
+    "int8": {
+        "frontend_mel_rel": 1e-5,
+        "frontend_pitch_max_abs": 1e-4,
+        "frontend_silence_agreement": 1.0,
+        # 8-bit weights (per channel) and activations (per tensor): ~1 % per matmul, a few %
+        # after the layers; static activation ranges cover less of unseen audio, hence the
+        # margin. [tiny models calibrated on 2 utterances: encoder 0.070, logits 0.106;
+        # the shipped model: 0.046 / 0.068]
+        "encoder_kv_rel": 0.1,
+        "encoder_bias_max_abs": 1e-4,  # from the silence flags, not quantised [0]
+        "logits_rel": 0.15,
+        "logits_max_abs": None,
+        "teacher_forced_agreement": 0.9,  # mean over utterances [0.973]
+        "transcript_agreement": None,
+        "delta_wer_points": 0.5,  # the issue's target for int8
+        "stream_features_max_abs": 1e-6,
+    },
+}
+
+# check -> (statistic over utterances that is gated, comparison, label for the table)
+CHECKS: dict[str, tuple[str, str, str]] = {
+    "frontend_mel_rel": ("max", "<=", "frontend mel, relative error"),
+    "frontend_pitch_max_abs": ("max", "<=", "frontend pitch, max abs error"),
+    "frontend_silence_agreement": ("min", ">=", "frontend silence flags agree"),
+    "encoder_kv_rel": ("max", "<=", "encoder cross K/V, relative error"),
+    "encoder_bias_max_abs": ("max", "<=", "encoder key bias, max abs error"),
+    "logits_rel": ("max", "<=", "teacher-forced logits, relative error"),
+    "logits_max_abs": ("max", "<=", "teacher-forced logits, max abs error"),
+    "teacher_forced_agreement": ("mean", ">=", "teacher-forced argmax agreement"),
+    "transcript_agreement": ("mean", ">=", "greedy transcripts identical"),
+    "delta_wer_points": ("value", "<=", "ΔWER bundle - reference (points)"),
+    "stream_features_max_abs": ("max", "<=", "streaming vs offline frames, max abs"),
+}
+# The checks of numbers (not of decisions): they hold for any model, trained or random.
+NUMERIC_CHECKS = (
+    "frontend_mel_rel",
+    "frontend_pitch_max_abs",
+    "frontend_silence_agreement",
+    "encoder_kv_rel",
+    "encoder_bias_max_abs",
+    "logits_rel",
+    "logits_max_abs",
+    "stream_features_max_abs",
+)
+# The reference runs single-threaded, like the runtime's decoder session: greedy steps of one
+# token are too small to split, and on a busy machine torch's spinning intra-op threads made
+# Echo.generate ~15x slower (2 cores shared with a training job).
+REFERENCE_THREADS = 1
+EXPORT_UTTERANCES = 4  # the eval set verified at export time: small, seconds to run
+SYNTH_SOURCE = "espeak-ng, held-out voices"
+
+Log = Callable[[str], None]
+
+
+def resolve_reference(
+    manifest: Manifest, reference: str | None, force: bool
+) -> tuple[Echo, str | None]:
+    """(model, checkpoint or None for the shipped model): --reference, else the bundle's source
+    checkpoint if it still exists, else the shipped model. Refuses another checkpoint's
+    weights unless forced."""
+    from echo_edge.checkpoint import checkpoint_sha256, load_checkpoint
+
+    if reference is None:
+        source = str(manifest.source.get("checkpoint", ""))
+        if source and source != "shipped" and Path(source).exists():
+            reference = source
+    model, _ = load_checkpoint(reference)  # FileNotFoundError: one line from the CLI
+    sha = checkpoint_sha256(reference)
+    if sha != manifest.checkpoint_sha256 and not force:
+        raise ValueError(
+            f"reference {reference or 'shipped model'} (sha256 {sha[:12]}) is not the "
+            f"checkpoint bundle {manifest.path} was exported from "
+            f"({manifest.checkpoint_sha256[:12]}): pass --reference CKPT, or "
+            f"--force-reference to compare anyway"
+        )
+    return model.eval(), reference
+
+
+def aggregate(values: list[float], stat: str, op: str, threshold: float | None) -> dict:
+    """One check over utterances -> {value, mean, worst, threshold, op, pass}."""
+    arr = np.asarray(values, np.float64)
+    worst = float(arr.max() if op == "<=" else arr.min())  # NaN propagates: a failure
+    mean = float(arr.mean())
+    value = {"max": worst, "min": worst, "mean": mean, "value": float(arr[0])}[stat]
+    passed = (
+        None
+        if threshold is None
+        else bool(value <= threshold if op == "<=" else value >= threshold)
+    )
+    return {
+        "value": _json_float(value),
+        "mean": _json_float(mean),
+        "worst": _json_float(worst),
+        "threshold": threshold,
+        "op": op,
+        "pass": passed,
+    }
+
+
+def _json_float(x: float) -> float | None:
+    """4 significant digits; None for NaN or infinity (strict JSON has neither)."""
+    return float(f"{x:.4g}") if x == x and abs(x) != float("inf") else None
+
+
+def versions(backend: str) -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    names = ["echo-edge", "torch", "numpy", "onnxruntime" if backend == "onnx" else backend]
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def verify_bundle(
+    bundle: str | Path,
+    model: Echo,
+    reference: str | Path | None,
+    utterances: list[EvalUtterance],
+    source: str,
+    progress: bool = False,
+) -> dict:
+    """Check a bundle against `model`, loaded from checkpoint `reference` (None: the shipped
+    model), on `utterances` described by `source` -> the report (JSON-serialisable)."""
+    import torch
+    from tqdm import tqdm
+
+    from echo_edge.checkpoint import checkpoint_sha256
+    from echo_edge.metrics import word_error_rate
+    from echo_edge.runtime.recognizer import Recognizer
+    from echo_edge.verify_checks import check_utterance
+
+    start = time.perf_counter()
+    recognizer = Recognizer.from_bundle(bundle)
+    manifest = recognizer.manifest
+    if manifest.precision not in THRESHOLDS:
+        raise ValueError(f"bundle {bundle}: no verify thresholds for {manifest.precision}")
+    thresholds = THRESHOLDS[manifest.precision]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(REFERENCE_THREADS)
+    try:
+        items = tqdm(utterances, desc="verify", unit="utt", disable=not progress or None)
+        checks = [check_utterance(model, recognizer, u) for u in items]
+    finally:
+        torch.set_num_threads(threads)
+        recognizer.close()
+    truth = [c.truth for c in checks]
+    wer = {
+        "reference": word_error_rate(truth, [c.reference for c in checks]),
+        "bundle": word_error_rate(truth, [c.bundle for c in checks]),
+        "bundle_streaming": word_error_rate(truth, [c.bundle_streaming for c in checks]),
+    }
+    wer["delta_points"] = 100.0 * (wer["bundle"] - wer["reference"])
+    results = {}
+    for name, (stat, op, _) in CHECKS.items():
+        values = (
+            [wer["delta_points"]]
+            if name == "delta_wer_points"
+            else [getattr(c, name) for c in checks]
+        )
+        results[name] = aggregate(values, stat, op, thresholds.get(name))
+    return {
+        "bundle": str(bundle),
+        "backend": manifest.backend,
+        "precision": manifest.precision,
+        "quantization": manifest.quantization.get("scheme"),
+        "reference": str(reference) if reference is not None else "shipped",
+        "checkpoint_sha256": manifest.checkpoint_sha256,
+        "reference_sha256": checkpoint_sha256(reference),
+        "eval_set": {
+            "source": source,
+            "utterances": len(checks),
+            "seconds": round(sum(c.seconds for c in checks), 2),
+        },
+        "checks": results,
+        "wer": {k: round(v, 4) for k, v in wer.items()},
+        "utterances": [
+            {k: (_json_float(v) if isinstance(v, float) else v) for k, v in c.to_dict().items()}
+            for c in checks
+        ],
+        "thresholds": thresholds,
+        "pass": all(r["pass"] is not False for r in results.values()),
+        "elapsed_seconds": round(time.perf_counter() - start, 2),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "versions": versions(manifest.backend),
+    }
+
+
+def failures(report: dict) -> list[str]:
+    """'check value > threshold' for every gated check that failed."""
+    out = []
+    for name, r in report["checks"].items():
+        if r["pass"] is False:
+            bad = {"<=": ">", ">=": "<"}[r["op"]]
+            out.append(f"{name} {r['value']} {bad} {r['threshold']}")
+    return out
+
+
+def summary_line(report: dict) -> str:
+    """One line: PASS/FAIL, agreement, ΔWER, the failed checks."""
+    if "skipped" in report or "error" in report:
+        return f"verify: {'skipped' if 'skipped' in report else 'ERROR'}: " + (
+            report.get("skipped") or report["error"]
+        )
+    c, ev = report["checks"], report["eval_set"]
+    line = (
+        f"verify: {'PASS' if report['pass'] else 'FAIL'} on {ev['utterances']} utterances "
+        f"({ev['seconds']:.1f} s): transcripts identical {c['transcript_agreement']['value']:.2f}, "
+        f"ΔWER {report['wer']['delta_points']:+.2f} points, logits rel err "
+        f"{c['logits_rel']['value']:.2g} [{report['elapsed_seconds']:.1f} s]"
+    )
+    bad = failures(report)
+    return line + (f"; failed: {'; '.join(bad)}" if bad else "")
+
+
+def format_report(report: dict) -> str:
+    """The human table of `echo-edge verify`."""
+    ev, wer = report["eval_set"], report["wer"]
+    scheme = f" ({report['quantization']})" if report.get("quantization") else ""
+    lines = [
+        f"bundle     {report['bundle']}  {report['backend']} {report['precision']}{scheme}",
+        f"reference  {report['reference']}  sha256 {report['reference_sha256'][:12]}",
+        f"eval set   {ev['utterances']} utterances, {ev['seconds']:.1f} s, {ev['source']}",
+        "",
+        f"{'check':<40} {'worst':>10} {'mean':>10}  {'threshold':>12}  result",
+    ]
+    for name, r in report["checks"].items():
+        bound = "-" if r["threshold"] is None else f"{r['op']} {r['threshold']:g}"
+        result = {True: "pass", False: "FAIL", None: "(not gated)"}[r["pass"]]
+        worst = "-" if r["worst"] is None else f"{r['worst']:.3g}"
+        lines.append(f"{CHECKS[name][2]:<40} {worst:>10} {r['mean']:>10.3g}  {bound:>12}  {result}")
+    lines += [
+        "",
+        f"WER reference {100 * wer['reference']:.1f} %, bundle {100 * wer['bundle']:.1f} % "
+        f"(ΔWER {wer['delta_points']:+.2f} points); bundle streaming "
+        f"{100 * wer['bundle_streaming']:.1f} % (not gated)",
+        f"{'PASS' if report['pass'] else 'FAIL'} in {report['elapsed_seconds']:.1f} s",
+    ]
+    return "\n".join(lines)
+
+
+def verify_at_export(bundle: Path, checkpoint: str | Path | None, log: Log) -> dict:
+    """Verify a freshly exported bundle on a small synthesised set; store the report.
+
+    Never raises for a failed or impossible verification: the bundle stays, the manifest
+    says what happened ({"skipped": why} without espeak-ng, {"error": what} on a fault)."""
+    from echo_edge.checkpoint import load_checkpoint
+    from echo_edge.evalset import synthesize_eval_set
+    from echo_edge.runtime.bundle import set_verify_report
+
+    if shutil.which("espeak-ng") is None:
+        report: dict = {"skipped": "espeak-ng is not installed: no eval speech to verify on"}
+    else:
+        try:
+            model, _ = load_checkpoint(checkpoint)
+            utterances = synthesize_eval_set(EXPORT_UTTERANCES)
+            report = verify_bundle(bundle, model.eval(), checkpoint, utterances, SYNTH_SOURCE)
+        except (RuntimeError, ValueError, OSError) as e:
+            report = {"error": str(e).strip().splitlines()[0] if str(e).strip() else repr(e)}
+    set_verify_report(bundle, report)
+    log(summary_line(report))
+    return report
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Entry point of `echo-edge verify` -> 0 pass, 1 fail; bad input raises (one line)."""
+    from echo_edge.evalset import eval_set
+    from echo_edge.runtime.bundle import BundleError, read_bundle, set_verify_report
+
+    if args.limit is not None and args.limit < 1:
+        raise ValueError(f"--limit must be at least 1, not {args.limit}")
+    try:
+        manifest = read_bundle(args.bundle)
+    except BundleError as e:
+        raise ValueError(str(e)) from e
+    model, reference = resolve_reference(manifest, args.reference, args.force_reference)
+    utterances = eval_set(args.data, args.limit)
+    source = str(args.data) if args.data else SYNTH_SOURCE
+    report = verify_bundle(args.bundle, model, reference, utterances, source, progress=True)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    if args.store:
+        set_verify_report(args.bundle, report)
+    print(json.dumps(report, indent=2) if args.json else format_report(report), flush=True)
+    if not report["pass"]:
+        print(f"echo-edge: verify failed: {'; '.join(failures(report))}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,44 @@
+"""Arguments of `echo-edge verify` (torch-free: the CLI builds every parser without torch)."""
+
+from __future__ import annotations
+
+import argparse
+
+from echo_edge.evalset import DEFAULT_COUNT
+
+
+def add_verify_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """`echo-edge verify BUNDLE [--reference CKPT] [--data MANIFEST] [--limit N] ...`."""
+    parser.add_argument("bundle", help="bundle directory to check (manifest.json + graphs)")
+    parser.add_argument(
+        "--reference",
+        default=None,
+        metavar="CKPT",
+        help="reference checkpoint directory; default: the checkpoint the bundle was exported "
+        "from if it is still there, else the shipped model",
+    )
+    parser.add_argument(
+        "--force-reference",
+        action="store_true",
+        help="compare against --reference even when its sha256 is not the bundle's source",
+    )
+    parser.add_argument(
+        "--data",
+        default=None,
+        metavar="MANIFEST",
+        help="JSONL manifest ({audio, text}) of eval speech; default: utterances synthesised "
+        "with espeak-ng voices held out of training",
+    )
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"utterances to use (default: all of --data, or {DEFAULT_COUNT} synthesised)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--out", default=None, metavar="REPORT.json", help="write the report here")
+    parser.add_argument(
+        "--store", action="store_true", help="store the report in the bundle's manifest.json"
+    )
+    return parser

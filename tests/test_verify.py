@@ -1,0 +1,393 @@
+"""`echo-edge verify`: bundles against their reference, on tiny random models and the shipped one.
+
+Tiny random models (tests/test_runtime.py's cached ONNX fp32 bundle and variants converted
+from its graphs) are verified on TINY_UTTERANCES synthesised utterances: every numeric check
+must hold at every precision, fp32 must pass outright with identical transcripts, and a
+perturbed reference must fail. The shipped model's bundles are verified on the default eval
+set: fp32 must reproduce the reference transcript on every utterance; int8 must meet the
+numeric bounds, and its ΔWER target is recorded (see the xfail reasons for what was measured).
+ExecuTorch exports take minutes each: those tests run with ECHO_EDGE_SLOW_TESTS=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+
+from echo_edge import constants as C
+from echo_edge.checkpoint import has_default_model, load_checkpoint
+from echo_edge.cli import cmd_verify, run
+from echo_edge.evalset import EvalUtterance, eval_set
+from echo_edge.export.pipeline import export_bundle
+from echo_edge.export.quantize import synthesize_calibration
+from echo_edge.model import Echo
+from echo_edge.runtime.bundle import read_bundle, set_verify_report
+from echo_edge.verify import (
+    CHECKS,
+    EXPORT_UTTERANCES,
+    NUMERIC_CHECKS,
+    THRESHOLDS,
+    aggregate,
+    resolve_reference,
+    verify_at_export,
+    verify_bundle,
+)
+from echo_edge.verify_args import add_verify_args
+from tests.test_runtime import SLOW_ENV, tiny_bundle_root
+from tests.test_torch_free import run_blocked
+
+TINY_UTTERANCES = 2  # random models decode to the token cap: keep their eval set small
+ONNX_VARIANTS = (("fp16", "fp16", None), ("int8-dynamic", "int8", "dynamic"))
+
+
+def require_espeak() -> None:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed: no eval speech")
+
+
+def require_slow(what: str) -> None:
+    if not os.environ.get(SLOW_ENV):
+        pytest.skip(f"{what} takes minutes: set {SLOW_ENV}=1")
+    pytest.importorskip("executorch.runtime", reason="executorch is not installed")
+
+
+def verify_cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    """`echo-edge verify ARGV` in-process, as the CLI runs it -> (exit status, out, err)."""
+    args = add_verify_args(argparse.ArgumentParser()).parse_args(list(argv))
+    status = run(cmd_verify, args)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_numeric_checks_pass(report: dict) -> None:
+    for name in NUMERIC_CHECKS:
+        check = report["checks"][name]
+        assert check["pass"] is not False, (report["bundle"], name, check)
+
+
+def assert_passes_with_identical_transcripts(report: dict) -> None:
+    failed = {k: v for k, v in report["checks"].items() if v["pass"] is False}
+    assert report["pass"] and not failed, failed
+    assert report["checks"]["transcript_agreement"]["value"] == 1.0
+    assert report["wer"]["delta_points"] == 0.0
+    for utt in report["utterances"]:
+        assert utt["bundle"] == utt["reference"], utt
+
+
+# ---- tiny random models ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny() -> Path:
+    """root/checkpoint and root/bundle (ONNX fp32, verified at export), shared with test_runtime."""
+    require_espeak()
+    return tiny_bundle_root()
+
+
+@pytest.fixture(scope="module")
+def reference(tiny: Path) -> Echo:
+    return Echo.from_pretrained(tiny / "checkpoint")
+
+
+@pytest.fixture(scope="module")
+def utterances() -> list[EvalUtterance]:
+    require_espeak()
+    return eval_set(None, TINY_UTTERANCES)
+
+
+@pytest.fixture(scope="module")
+def calibration(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two calibration utterances as a JSONL manifest (int8 static)."""
+    require_espeak()
+    root = tmp_path_factory.mktemp("calibration")
+    rows = []
+    for i, utt in enumerate(synthesize_calibration(2)):
+        sf.write(root / f"u{i}.wav", utt.audio, C.SAMPLE_RATE, subtype="PCM_16")
+        rows.append(json.dumps({"audio": f"u{i}.wav", "text": utt.text}))
+    (root / "cal.jsonl").write_text("\n".join(rows) + "\n")
+    return root / "cal.jsonl"
+
+
+@pytest.fixture(scope="module")
+def onnx_bundles(
+    tiny: Path, calibration: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """fp32 and its fp16 / int8 dynamic / int8 static conversions (no tracing again)."""
+    root = tmp_path_factory.mktemp("onnx")
+    out = {"fp32": tiny / "bundle"}
+    jobs = [*ONNX_VARIANTS, ("int8-static", "int8", "static")]
+    for name, precision, quant in jobs:
+        out[name] = export_bundle(
+            tiny / "checkpoint",
+            "onnx",
+            precision,
+            root / name,
+            quant=quant,
+            calibration=calibration if quant == "static" else None,
+            onnx_from=tiny / "bundle",
+            log=lambda _: None,
+            verify=False,
+        )
+    return out
+
+
+@pytest.fixture(scope="module")
+def reports(
+    onnx_bundles: dict[str, Path], reference: Echo, tiny: Path, utterances: list[EvalUtterance]
+) -> dict[str, dict]:
+    return {
+        name: verify_bundle(bundle, reference, tiny / "checkpoint", utterances, "test speech")
+        for name, bundle in onnx_bundles.items()
+    }
+
+
+def test_tiny_fp32_passes_with_identical_transcripts(reports: dict[str, dict]) -> None:
+    assert_passes_with_identical_transcripts(reports["fp32"])
+    fp32 = reports["fp32"]["checks"]
+    assert fp32["teacher_forced_agreement"]["value"] == 1.0
+    assert fp32["stream_features_max_abs"]["value"] == 0.0  # one window size: bit-exact
+
+
+@pytest.mark.parametrize("name", ["fp32", "fp16", "int8-dynamic", "int8-static"])
+def test_tiny_numeric_checks_within_thresholds(reports: dict[str, dict], name: str) -> None:
+    report = reports[name]
+    assert report["precision"] == name.split("-")[0]
+    assert report["thresholds"] == THRESHOLDS[report["precision"]]
+    assert_numeric_checks_pass(report)
+
+
+def test_report_describes_the_run(reports: dict[str, dict], tiny: Path) -> None:
+    report = json.loads(json.dumps(reports["int8-static"], allow_nan=False))  # strict JSON
+    assert (report["backend"], report["precision"], report["quantization"]) == (
+        "onnx",
+        "int8",
+        "static",
+    )
+    assert report["reference"] == str(tiny / "checkpoint")
+    assert report["reference_sha256"] == report["checkpoint_sha256"]
+    assert report["eval_set"]["utterances"] == TINY_UTTERANCES == len(report["utterances"])
+    assert report["eval_set"]["seconds"] > 1.0 and report["elapsed_seconds"] > 0
+    assert set(report["checks"]) == set(CHECKS)
+    for check in report["checks"].values():
+        assert {"value", "mean", "worst", "threshold", "pass"} <= set(check)
+    assert {"truth", "reference", "bundle", "bundle_streaming"} <= set(report["utterances"][0])
+    assert report["versions"]["onnxruntime"] and report["versions"]["torch"] == torch.__version__
+
+
+def test_export_stores_a_passing_report(tiny: Path) -> None:
+    report = read_bundle(tiny / "bundle").verify
+    assert report["eval_set"]["utterances"] == EXPORT_UTTERANCES
+    assert_passes_with_identical_transcripts(report)
+
+
+def test_default_reference_is_the_source_checkpoint(onnx_bundles: dict[str, Path]) -> None:
+    manifest = read_bundle(onnx_bundles["fp16"])
+    _, chosen = resolve_reference(manifest, None, force=False)
+    assert chosen == manifest.source["checkpoint"]
+
+
+def test_cli_passes_and_stores_the_report(tiny: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    bundle = Path(shutil.copytree(tiny / "bundle", tmp_path / "bundle"))
+    out = tmp_path / "report.json"
+    ref = str(tiny / "checkpoint")
+    argv = (str(bundle), "--reference", ref, "--limit", "1", "--out", str(out), "--store")
+    status, stdout, stderr = verify_cli(capsys, *argv)
+    assert status == 0, stderr
+    assert "PASS" in stdout and "teacher-forced logits" in stdout
+    stored = read_bundle(bundle).verify  # read_bundle checks every file's sha256 again
+    assert stored == json.loads(out.read_text())
+    assert stored["pass"] and stored["eval_set"]["utterances"] == 1
+    status, stdout, _ = verify_cli(
+        capsys, str(bundle), "--reference", ref, "--limit", "1", "--json"
+    )
+    assert status == 0 and json.loads(stdout)["pass"]
+
+
+@pytest.fixture(scope="module")
+def perturbed(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference with one encoder MLP weight scaled by 1 %: a model the bundle is not."""
+    model = Echo.from_pretrained(tiny / "checkpoint")
+    with torch.no_grad():
+        model.encoder.blocks[-1].mlp.fc2.weight.mul_(1.01)
+    return model.save_pretrained(tmp_path_factory.mktemp("perturbed"))
+
+
+def test_cli_fails_against_a_perturbed_reference(tiny: Path, perturbed: Path, capsys) -> None:  # noqa: ANN001
+    bundle = str(tiny / "bundle")
+    status, _, stderr = verify_cli(capsys, bundle, "--reference", str(perturbed), "--limit", "1")
+    assert status == 1
+    assert (
+        stderr.strip().startswith("echo-edge: error: reference") and "--force-reference" in stderr
+    )
+    argv = (bundle, "--reference", str(perturbed), "--force-reference", "--limit", "1", "--json")
+    status, stdout, stderr = verify_cli(capsys, *argv)
+    assert status == 1
+    assert stderr.strip().startswith("echo-edge: verify failed: ") and "encoder_kv_rel" in stderr
+    checks = json.loads(stdout)["checks"]
+    assert checks["frontend_mel_rel"]["pass"] and checks["stream_features_max_abs"]["pass"]
+    assert checks["encoder_kv_rel"]["pass"] is False and checks["logits_rel"]["pass"] is False
+
+
+def test_verify_at_export_never_removes_the_bundle(
+    tiny: Path, perturbed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = Path(shutil.copytree(tiny / "bundle", tmp_path / "bundle"))
+    lines: list[str] = []
+    report = verify_at_export(bundle, perturbed, lines.append)  # the wrong model: a failure
+    assert report["pass"] is False and lines[-1].startswith("verify: FAIL")
+    assert read_bundle(bundle).verify == report
+    monkeypatch.setattr(shutil, "which", lambda _: None)  # no espeak-ng on this "machine"
+    report = verify_at_export(bundle, tiny / "checkpoint", lines.append)
+    assert "espeak-ng" in report["skipped"] and lines[-1].startswith("verify: skipped")
+    assert read_bundle(bundle).verify == report
+
+
+def test_verify_parser_is_torch_free() -> None:
+    proc = run_blocked(
+        """
+        import argparse
+        import echo_edge.verify
+        from echo_edge.verify_args import add_verify_args
+        args = add_verify_args(argparse.ArgumentParser()).parse_args(["b", "--limit", "2"])
+        assert args.limit == 2 and not [m for m in sys.modules if m.split(".")[0] == "torch"]
+        print("ok")
+        """
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_aggregate_gates_the_right_statistic() -> None:
+    assert aggregate([1e-6, 3e-5], "max", "<=", 1e-4)["pass"] is True
+    assert aggregate([1e-6, 3e-4], "max", "<=", 1e-4)["pass"] is False
+    assert aggregate([1.0, 0.9], "mean", ">=", 0.9) == {
+        "value": 0.95,
+        "mean": 0.95,
+        "worst": 0.9,
+        "threshold": 0.9,
+        "op": ">=",
+        "pass": True,
+    }
+    assert aggregate([float("nan"), 0.0], "max", "<=", 1.0)["pass"] is False
+    assert aggregate([float("nan")], "max", "<=", 1.0)["value"] is None  # strict JSON
+    assert aggregate([5.0], "max", "<=", None)["pass"] is None  # reported, not gated
+
+
+@pytest.fixture(scope="module")
+def tiny_executorch(
+    tiny: Path, calibration: Path, reference: Echo, utterances: list[EvalUtterance]
+) -> dict[str, dict]:
+    """Verify reports of ExecuTorch fp32 and int8 bundles of the tiny model, exported once into
+    the tiny model's cache directory (fp32 where tests/test_runtime.py puts it)."""
+    require_slow("exporting the tiny model to ExecuTorch")
+    reports = {}
+    for precision in ("fp32", "int8"):
+        bundle = tiny / ("executorch" if precision == "fp32" else "executorch-int8")
+        if not (bundle / "manifest.json").is_file():
+            cal = calibration if precision == "int8" else None
+            args = (tiny / "checkpoint", "executorch", precision, bundle)
+            export_bundle(*args, calibration=cal, log=print, verify=False)
+        reports[precision] = verify_bundle(
+            bundle, reference, tiny / "checkpoint", utterances, "test speech"
+        )
+    return reports
+
+
+@pytest.mark.slow
+def test_tiny_executorch_numeric_checks(tiny_executorch: dict[str, dict]) -> None:
+    assert_passes_with_identical_transcripts(tiny_executorch["fp32"])
+    for report in tiny_executorch.values():
+        assert_numeric_checks_pass(report)
+
+
+# ---- the shipped model -------------------------------------------------------------------
+def verified(bundle: Path, model: Echo, utterances: list[EvalUtterance]) -> dict:
+    """Verify a bundle of the shipped model and store the report in it (kept with the temp
+    directory, for reading the figures after a run)."""
+    report = verify_bundle(bundle, model, None, utterances, "default eval set")
+    set_verify_report(bundle, report)
+    return report
+
+
+@pytest.fixture(scope="module")
+def shipped() -> tuple[Echo, list[EvalUtterance]]:
+    """The shipped model and the default eval set."""
+    if not has_default_model():
+        pytest.skip("no trained model is shipped in echo_edge/assets")
+    require_espeak()
+    model, _ = load_checkpoint(None)
+    return model.eval(), eval_set()
+
+
+@pytest.fixture(scope="module")
+def shipped_onnx(
+    shipped: tuple[Echo, list[EvalUtterance]], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict]:
+    """Verify reports of the shipped model's ONNX fp32 and int8 (default: dynamic) bundles."""
+    root = tmp_path_factory.mktemp("shipped-onnx")
+    fp32 = export_bundle(None, "onnx", "fp32", root / "fp32", log=lambda _: None, verify=False)
+    int8 = export_bundle(
+        None, "onnx", "int8", root / "int8", onnx_from=fp32, log=lambda _: None, verify=False
+    )
+    model, utts = shipped
+    return {name: verified(b, model, utts) for name, b in (("fp32", fp32), ("int8", int8))}
+
+
+@pytest.fixture(scope="module")
+def shipped_executorch(
+    shipped: tuple[Echo, list[EvalUtterance]], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, dict]:
+    """Verify reports of the shipped model's ExecuTorch fp32 and int8 bundles."""
+    require_slow("exporting the shipped model to ExecuTorch")
+    root = tmp_path_factory.mktemp("shipped-executorch")
+    model, utts = shipped
+    reports = {}
+    for precision in ("fp32", "int8"):
+        bundle = export_bundle(None, "executorch", precision, root / precision, verify=False)
+        reports[precision] = verified(bundle, model, utts)
+    return reports
+
+
+def test_shipped_onnx_fp32_reproduces_the_reference(shipped_onnx: dict[str, dict]) -> None:
+    assert_passes_with_identical_transcripts(shipped_onnx["fp32"])
+
+
+def test_shipped_onnx_int8_numeric_checks(shipped_onnx: dict[str, dict]) -> None:
+    assert_numeric_checks_pass(shipped_onnx["int8"])
+    assert shipped_onnx["int8"]["checks"]["teacher_forced_agreement"]["pass"]
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="measured ΔWER +1.52 points (1 word in 66) for ONNX int8 dynamic with the "
+    "shipped model of 2026-11-24 on the default eval set; target <= 0.5",
+)
+def test_shipped_onnx_int8_delta_wer(shipped_onnx: dict[str, dict]) -> None:
+    assert shipped_onnx["int8"]["checks"]["delta_wer_points"]["pass"]
+
+
+@pytest.mark.slow
+def test_shipped_executorch_fp32_reproduces_the_reference(
+    shipped_executorch: dict[str, dict],
+) -> None:
+    assert_passes_with_identical_transcripts(shipped_executorch["fp32"])
+
+
+@pytest.mark.slow
+def test_shipped_executorch_int8_numeric_checks(shipped_executorch: dict[str, dict]) -> None:
+    assert_numeric_checks_pass(shipped_executorch["int8"])
+    assert shipped_executorch["int8"]["checks"]["teacher_forced_agreement"]["pass"]
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=False,
+    reason="measured ΔWER +4.55 points (3 words in 66) for ExecuTorch int8 with the shipped "
+    "model of 2026-11-24 on the default eval set; target <= 0.5",
+)
+def test_shipped_executorch_int8_delta_wer(shipped_executorch: dict[str, dict]) -> None:
+    assert shipped_executorch["int8"]["checks"]["delta_wer_points"]["pass"]
