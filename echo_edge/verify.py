@@ -39,7 +39,11 @@ THRESHOLDS: dict[str, dict[str, float | None]] = {
         # 10-100x what was seen and far below what any real change to a graph gives (the 1 %
         # weight change of tests/test_verify.py moves cross K/V by ~1e-3).
         "frontend_mel_rel": 1e-5,  # [8.5e-8]
-        "frontend_pitch_max_abs": 1e-4,  # on frames that are not silent [1.1e-6]
+        # On frames that are not silent. YIN's parabolic refinement between two near-equal
+        # dips magnifies float32 kernel differences on noisy speech: 2.0e-4 measured on the
+        # synth10 test split (ExecuTorch XNNPACK frontend; 1.1e-6 on clean speech). 1e-3 in
+        # log-f0 is 0.1 % of f0 (1.7 cents), far below YIN's 20 % gross-error scale.
+        "frontend_pitch_max_abs": 1e-3,
         "frontend_silence_agreement": 1.0,  # [1.0]
         "encoder_kv_rel": 1e-4,  # [2.0e-6]
         "encoder_bias_max_abs": 1e-4,  # [0]
@@ -56,7 +60,7 @@ THRESHOLDS: dict[str, dict[str, float | None]] = {
         # The frontend and the waveform stem stay fp32 in every bundle (DESIGN §6): the
         # frontend and streaming bounds are fp32's at every precision.
         "frontend_mel_rel": 1e-5,
-        "frontend_pitch_max_abs": 1e-4,
+        "frontend_pitch_max_abs": 1e-3,
         "frontend_silence_agreement": 1.0,
         # fp16 keeps 11 significant bits (~5e-4 per rounding), compounded over the layers.
         "encoder_kv_rel": 1e-2,  # [2.2e-3]
@@ -71,7 +75,7 @@ THRESHOLDS: dict[str, dict[str, float | None]] = {
     },
     "int8": {
         "frontend_mel_rel": 1e-5,
-        "frontend_pitch_max_abs": 1e-4,
+        "frontend_pitch_max_abs": 1e-3,
         "frontend_silence_agreement": 1.0,
         # 8-bit weights (per channel) and activations (per tensor): ~1 % per matmul, a few %
         # after the layers; static activation ranges cover less of unseen audio, hence the
