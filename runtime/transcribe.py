@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -167,6 +168,10 @@ def show(results: list[Result], caption: CaptionLine, as_json: bool) -> None:
 
 def run_mic(recognizer: Recognizer, args: argparse.Namespace) -> int:
     """Caption the microphone until Ctrl-C, then print the real-time factor and overflows."""
+    # Ctrl-C is how a live session ends: make sure SIGINT raises KeyboardInterrupt even when a
+    # parent left it ignored (a non-interactive shell does so for background jobs, and Python
+    # then installs no handler of its own).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     mic = Microphone(args.device)
     stream = recognizer.create_stream(stream_options(args, live=True))
     caption = CaptionLine(sys.stdout)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -24,6 +27,20 @@ def harmonic(seconds: float, f0: float = 150.0, seed: int = 0, gaps: bool = True
     if gaps:
         x[(t % 0.5) > 0.35] = 0.0  # 150 ms of digital silence every 500 ms
     return x.astype(np.float32)
+
+
+def write_calibration_manifest(root: Path, count: int = 2) -> Path:
+    """`count` espeak-ng calibration utterances as WAVs + a JSONL manifest in `root`."""
+    import soundfile as sf
+
+    from echo_edge.export.quantize import synthesize_calibration
+
+    rows = []
+    for i, utt in enumerate(synthesize_calibration(count)):
+        sf.write(root / f"u{i}.wav", utt.audio, C.SAMPLE_RATE, subtype="PCM_16")
+        rows.append(json.dumps({"audio": f"u{i}.wav", "text": utt.text}))
+    (root / "cal.jsonl").write_text("\n".join(rows) + "\n")
+    return root / "cal.jsonl"
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-import soundfile as sf
 import torch
 
 from echo_edge import constants as C
@@ -32,7 +31,7 @@ from echo_edge.export.pipeline import export_bundle
 from echo_edge.export.quantize import synthesize_calibration
 from echo_edge.model import Echo
 from echo_edge.runtime.bundle import GRAPH_INPUTS, BundleError, Manifest, read_bundle
-from tests.conftest import harmonic, tiny_config
+from tests.conftest import harmonic, tiny_config, write_calibration_manifest
 
 FP32_REL, FP32_LOGITS = 1e-4, 1e-4
 FP16_REL = 5e-3
@@ -123,13 +122,7 @@ def calibration(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-row JSONL manifest of espeak-ng speech (the --calibration path)."""
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed: no calibration speech")
-    root = tmp_path_factory.mktemp("calibration")
-    rows = []
-    for i, utt in enumerate(synthesize_calibration(2)):
-        sf.write(root / f"u{i}.wav", utt.audio, C.SAMPLE_RATE, subtype="PCM_16")
-        rows.append(json.dumps({"audio": f"u{i}.wav", "text": utt.text}))
-    (root / "cal.jsonl").write_text("\n".join(rows) + "\n")
-    return root / "cal.jsonl"
+    return write_calibration_manifest(tmp_path_factory.mktemp("calibration"))
 
 
 @pytest.fixture(scope="module")

@@ -18,15 +18,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-import soundfile as sf
 import torch
 
-from echo_edge import constants as C
 from echo_edge.checkpoint import has_default_model, load_checkpoint
 from echo_edge.cli import cmd_verify, run
 from echo_edge.evalset import EvalUtterance, eval_set
 from echo_edge.export.pipeline import export_bundle
-from echo_edge.export.quantize import synthesize_calibration
 from echo_edge.model import Echo
 from echo_edge.runtime.bundle import read_bundle, set_verify_report
 from echo_edge.verify import (
@@ -40,6 +37,7 @@ from echo_edge.verify import (
     verify_bundle,
 )
 from echo_edge.verify_args import add_verify_args
+from tests.conftest import write_calibration_manifest
 from tests.test_runtime import SLOW_ENV, tiny_bundle_root
 from tests.test_torch_free import run_blocked
 
@@ -104,13 +102,7 @@ def utterances() -> list[EvalUtterance]:
 def calibration(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two calibration utterances as a JSONL manifest (int8 static)."""
     require_espeak()
-    root = tmp_path_factory.mktemp("calibration")
-    rows = []
-    for i, utt in enumerate(synthesize_calibration(2)):
-        sf.write(root / f"u{i}.wav", utt.audio, C.SAMPLE_RATE, subtype="PCM_16")
-        rows.append(json.dumps({"audio": f"u{i}.wav", "text": utt.text}))
-    (root / "cal.jsonl").write_text("\n".join(rows) + "\n")
-    return root / "cal.jsonl"
+    return write_calibration_manifest(tmp_path_factory.mktemp("calibration"))
 
 
 @pytest.fixture(scope="module")
