@@ -138,10 +138,7 @@ class Microphone:
     def stop(self) -> None:
         if self._stream is not None:
             stream, self._stream = self._stream, None
-            # abort, not stop: stop waits for PortAudio's pending buffers, which through the
-            # ALSA->PulseAudio plugin can block for minutes (seen once in `make test`); what
-            # the callback already queued is kept and drained by the caller.
-            stream.abort()
+            stream.stop()
             stream.close()
 
     def __enter__(self) -> Microphone:
