@@ -43,6 +43,16 @@ def write_calibration_manifest(root: Path, count: int = 2) -> Path:
     return root / "cal.jsonl"
 
 
+def export_in_worker(job: dict) -> str:
+    """export_bundle(**job) in a worker process, its progress lines written to job["log"]."""
+    from echo_edge.export.pipeline import export_bundle
+
+    lines: list[str] = []
+    out = export_bundle(**{k: v for k, v in job.items() if k != "log"}, log=lines.append)
+    Path(job["log"]).write_text("\n".join(lines))
+    return str(out)
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)

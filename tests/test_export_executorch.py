@@ -24,11 +24,10 @@ import torch
 from echo_edge import constants as C
 from echo_edge.decoding import DecodingOptions, seconds_of, token_budget
 from echo_edge.export.graphs import MAX_SAMPLES
-from echo_edge.export.pipeline import export_bundle
 from echo_edge.export.quantize import SENTENCES, synthesize_calibration
 from echo_edge.model import Echo
 from echo_edge.runtime.bundle import GRAPH_INPUTS, read_bundle
-from tests.conftest import harmonic, tiny_config
+from tests.conftest import export_in_worker, harmonic, tiny_config
 
 executorch_runtime = pytest.importorskip("executorch.runtime", reason="executorch is not installed")
 
@@ -118,14 +117,6 @@ def model(checkpoint: Path) -> Echo:
     return Echo.from_pretrained(checkpoint)
 
 
-def _export(job: dict) -> str:
-    """export_bundle in a worker process, its progress lines written to job["log"]."""
-    lines: list[str] = []
-    out = export_bundle(**{k: v for k, v in job.items() if k != "log"}, log=lines.append)
-    Path(job["log"]).write_text("\n".join(lines))
-    return str(out)
-
-
 @pytest.fixture(scope="module")
 def speech() -> list[torch.Tensor]:
     """Three espeak-ng utterances: two to calibrate on, one held out."""
@@ -153,7 +144,7 @@ def bundles(
         job["verify"] = False  # tests/test_verify.py verifies ExecuTorch bundles
         job["log"] = str(root / f"{name}.log")
     with ProcessPoolExecutor(len(jobs), mp_context=get_context("spawn")) as pool:
-        done = dict(zip(jobs, pool.map(_export, jobs.values())))
+        done = dict(zip(jobs, pool.map(export_in_worker, jobs.values())))
     return {name: Path(out) for name, out in done.items()}
 
 

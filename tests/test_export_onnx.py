@@ -31,7 +31,7 @@ from echo_edge.export.pipeline import export_bundle
 from echo_edge.export.quantize import synthesize_calibration
 from echo_edge.model import Echo
 from echo_edge.runtime.bundle import GRAPH_INPUTS, BundleError, Manifest, read_bundle
-from tests.conftest import harmonic, tiny_config, write_calibration_manifest
+from tests.conftest import export_in_worker, harmonic, tiny_config, write_calibration_manifest
 
 FP32_REL, FP32_LOGITS = 1e-4, 1e-4
 FP16_REL = 5e-3
@@ -131,14 +131,6 @@ def held_out_speech(calibration: Path) -> torch.Tensor:
     return torch.from_numpy(synthesize_calibration(3)[2].audio)[None]
 
 
-def _export(job: dict) -> str:
-    """export_bundle in a worker process, its progress lines written to job["log"]."""
-    lines: list[str] = []
-    out = export_bundle(**{k: v for k, v in job.items() if k != "log"}, log=lines.append)
-    Path(job["log"]).write_text("\n".join(lines))
-    return str(out)
-
-
 @pytest.fixture(scope="module")
 def traced(
     checkpoint: Path, calibration: Path, tmp_path_factory: pytest.TempPathFactory
@@ -153,7 +145,7 @@ def traced(
         job.update(checkpoint=str(checkpoint), backend="onnx", out=str(root / name), verify=False)
         job["log"] = str(root / f"{name}.log")
     with ProcessPoolExecutor(len(jobs), mp_context=get_context("spawn")) as pool:
-        done = dict(zip(jobs, pool.map(_export, jobs.values())))
+        done = dict(zip(jobs, pool.map(export_in_worker, jobs.values())))
     return {name: Path(out) for name, out in done.items()}
 
 
