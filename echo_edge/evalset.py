@@ -65,25 +65,10 @@ def held_out_voices() -> list[tuple[str, int]]:
 
     The same hold-out rule as `echo-edge data synth` (synth._split_of on the variant name),
     without its slow de-duplication probe; one variant per accent file in turn."""
-    from echo_edge.synth import EXCLUDED_VARIANTS, _run, _split_of
+    from echo_edge.synth import _split_of, espeak_accents, espeak_variants
 
     try:
-        accents = sorted(
-            {
-                c[4]
-                for c in map(
-                    str.split, _run(["espeak-ng", "--voices=en"]).decode().splitlines()[1:]
-                )
-                if len(c) >= 5 and c[4].startswith("gmw/")
-            }
-        )
-        variants = sorted(
-            c[4].removeprefix("!v/")
-            for c in map(
-                str.split, _run(["espeak-ng", "--voices=variant"]).decode().splitlines()[1:]
-            )
-            if len(c) >= 5 and c[4].removeprefix("!v/") not in EXCLUDED_VARIANTS
-        )
+        accents, variants = sorted(espeak_accents()), sorted(espeak_variants())
     except (RuntimeError, OSError):
         return list(FALLBACK_VOICES)
     held_out = [v for v in variants if _split_of(v) == "test"]

@@ -110,20 +110,33 @@ def _run(cmd: list[str]) -> bytes:
 
 
 @cache
-def espeak_voices() -> tuple[Voice, ...]:
-    """English espeak-ng voices (accent files x distinct speaker variants), with their split."""
-    if shutil.which("espeak-ng") is None:
-        raise RuntimeError("espeak-ng not found: install it (apt-get install espeak-ng)")
+def espeak_accents() -> dict[str, str]:
+    """English espeak-ng voice files -> language name (mbrola voices left out: they need mbrola)."""
     accents: dict[str, str] = {}
     for line in _run(["espeak-ng", "--voices=en"]).decode().splitlines()[1:]:
         cols = line.split()
-        if len(cols) >= 5 and cols[4].startswith("gmw/"):  # mbrola voices need mbrola
+        if len(cols) >= 5 and cols[4].startswith("gmw/"):
             accents.setdefault(cols[4], cols[1])
+    return accents
+
+
+@cache
+def espeak_variants() -> tuple[str, ...]:
+    """espeak-ng speaker variant names, without the excluded ones."""
     names = []
     for line in _run(["espeak-ng", "--voices=variant"]).decode().splitlines()[1:]:
         cols = line.split()
         if len(cols) >= 5 and cols[4].removeprefix("!v/") not in EXCLUDED_VARIANTS:
             names.append(cols[4].removeprefix("!v/"))
+    return tuple(names)
+
+
+@cache
+def espeak_voices() -> tuple[Voice, ...]:
+    """English espeak-ng voices (accent files x distinct speaker variants), with their split."""
+    if shutil.which("espeak-ng") is None:
+        raise RuntimeError("espeak-ng not found: install it (apt-get install espeak-ng)")
+    accents, names = espeak_accents(), espeak_variants()
     with ThreadPoolExecutor(8) as pool:  # subprocess-bound: threads are enough
         probes = pool.map(
             lambda v: _run(["espeak-ng", "--stdout", "-v", v, "one two three"]),
