@@ -8,6 +8,7 @@ import torch
 
 from echo_edge import constants as C
 from echo_edge.decoder import Decoder
+from echo_edge.loopguard import loop_cut
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,14 @@ def greedy_decode(
 ) -> torch.Tensor:
     """Greedy search, one cached step per token -> (B, L) ids: bos, text, eos, then pad.
 
-    caps (B,) bounds each item's generated tokens; an item that reaches its cap gets eos."""
+    caps (B,) bounds each item's generated tokens; an item that reaches its cap gets eos. An
+    item whose text ends in a loop (echo_edge.loopguard) keeps one copy of it and gets eos."""
     batch = cross_k.shape[1]
     device = cross_k.device
     self_k, self_v = decoder.empty_cache(batch, device=device)
     tokens = torch.full((batch, 1), C.BOS_ID, dtype=torch.long, device=device)
-    out = [tokens[:, 0]]
-    done = torch.zeros(batch, dtype=torch.bool, device=device)
+    texts: list[list[int]] = [[] for _ in range(batch)]
+    done = [False] * batch
     for step in range(int(caps.max()) + 1):
         offset = torch.tensor(step, device=device)
         logits, self_k, self_v = decoder.decode_step(
@@ -53,13 +55,25 @@ def greedy_decode(
         )
         nxt = logits[:, -1].argmax(-1)  # (B,)
         nxt = torch.where(step >= caps, torch.full_like(nxt, C.EOS_ID), nxt)
-        nxt = torch.where(done, torch.full_like(nxt, C.PAD_ID), nxt)
-        out.append(nxt)
-        done = done | (nxt == C.EOS_ID)
-        if bool(done.all()):
+        for b, token in enumerate(nxt.tolist()):
+            if done[b]:
+                continue
+            if token == C.EOS_ID:
+                done[b] = True
+                continue
+            texts[b].append(token)
+            cut = loop_cut(texts[b])
+            if cut is not None:
+                del texts[b][cut:]
+                done[b] = True
+        if all(done):
             break
         tokens = nxt[:, None]
-    return torch.stack(out, dim=1)
+    length = 2 + max(len(t) for t in texts)
+    out = torch.full((batch, length), C.PAD_ID, dtype=torch.long, device=device)
+    for b, text in enumerate(texts):
+        out[b, : len(text) + 2] = torch.tensor([C.BOS_ID, *text, C.EOS_ID])
+    return out
 
 
 def strip_special(ids: list[int]) -> list[int]:

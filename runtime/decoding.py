@@ -1,10 +1,11 @@
-"""Greedy decoding in numpy over a Backend's decode_step, with the loop guard.
+"""Greedy decoding in numpy over a Backend's decode_step, with the token cap and loop guard.
 
 The same search as echo_edge.decoding.greedy_decode (batch 1): bos, then one cached step per
-token until eos or the token cap. A previous hypothesis of the same utterance (a partial
-result) can be checked in ONE batched decoder pass: its tokens are kept up to the first
-position where greedy search would have chosen differently, and decoding goes on from there
-(the stale cache slots beyond are overwritten before any query can see them).
+token until eos, the token cap or a loop (echo_edge.loopguard). A previous hypothesis of the
+same utterance (a partial result) can be checked in ONE batched decoder pass: its tokens are
+kept up to the first position where greedy search would have chosen differently, and
+decoding goes on from there (the stale cache slots beyond are overwritten before any query
+can see them).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from echo_edge import constants as C
+from echo_edge.loopguard import first_cut, loop_cut
 from echo_edge.runtime.backend import Backend, CrossAttention
 
 
@@ -56,10 +58,16 @@ def greedy_decode(
         while kept < len(prefix) and int(chosen[kept]) == prefix[kept]:
             kept += 1
         out = prefix[:kept]
+        cut = first_cut(out)  # the guard would have stopped inside the kept prefix
+        if cut is not None:
+            return out[:cut], calls
         token = C.EOS_ID if kept >= cap else int(chosen[kept])
         if token == C.EOS_ID:
             return out, calls
         out.append(token)
+        cut = loop_cut(out)
+        if cut is not None:
+            return out[:cut], calls
     step = len(out)
     while True:
         tokens = np.array([[token]], dtype=np.int64)  # (1, 1)
@@ -69,4 +77,7 @@ def greedy_decode(
         if token == C.EOS_ID:
             return out, calls
         out.append(token)
+        cut = loop_cut(out)
+        if cut is not None:
+            return out[:cut], calls
         step += 1

@@ -135,20 +135,31 @@ def test_features_match_reference_frontend(recognizer, reference) -> None:
     assert voiced.mean() > 0.98
 
 
-def test_prefix_verification_gives_the_same_result(recognizer) -> None:
+def test_prefix_verification_gives_the_same_result(recognizer, monkeypatch) -> None:
+    import echo_edge.runtime.decoding as decoding
+    from echo_edge.loopguard import trim
     from echo_edge.runtime.decoding import greedy_decode
 
     f = recognizer.features(harmonic(3.0, seed=5))
     cross = recognizer.encode(f.mel[None], f.pitch[None], f.silence[None], f.wave[None])
     plain, calls = greedy_decode(recognizer.backend, cross, 40)
-    assert calls == len(plain) + 1
+    with monkeypatch.context() as m:  # the same search without the loop guard
+        m.setattr(decoding, "loop_cut", lambda ids: None)
+        m.setattr(decoding, "first_cut", lambda ids: None)
+        unguarded, unguarded_calls = greedy_decode(recognizer.backend, cross, 40)
+    assert unguarded_calls == len(unguarded) + 1  # one call per token, then eos
+    assert plain == trim(unguarded)  # the guard stops early with the same transcript
+    assert calls <= unguarded_calls
     rng = np.random.default_rng(0)
     prefixes = [plain, plain[: len(plain) // 2], list(rng.integers(4, 32, size=7)), plain + [5, 6]]
     for prefix in prefixes:
         ids, _ = greedy_decode(recognizer.backend, cross, 40, prefix)
         assert ids == plain
     _, verified_calls = greedy_decode(recognizer.backend, cross, 40, plain)
-    assert verified_calls <= 2
+    if plain == unguarded:
+        assert verified_calls <= 2  # one batched pass over the prefix, one step to eos
+    else:  # the loop is decoded again up to where the guard sees it, still fewer calls
+        assert verified_calls < calls
 
 
 def test_loop_guard_caps_tokens(recognizer) -> None:
