@@ -23,6 +23,7 @@ from echo_edge.decoding import strip_special
 from echo_edge.hf import EchoForSpeechSeq2Seq, EchoHFConfig
 from echo_edge.metrics import TokenStats, char_error_rate, word_error_rate
 from echo_edge.model import Echo
+from echo_edge.text import normalize_text
 from echo_edge.tokenizer import EchoTokenizer, default_tokenizer
 
 
@@ -111,10 +112,22 @@ def config_from_args(args: argparse.Namespace, vocab_size: int) -> EchoConfig:
     return preset(args.preset, **overrides)
 
 
+def training_rows(manifests: list[str], hold_out: list[str]) -> list[dict]:
+    """The rows of every training manifest, less those whose text a hold-out manifest has."""
+    rows = [row for path in manifests for row in read_manifest(path)]
+    held = {normalize_text(row["text"]) for path in hold_out for row in read_manifest(path)}
+    kept = [row for row in rows if normalize_text(row["text"]) not in held]
+    if held:
+        print(
+            f"training rows: {len(kept)} of {len(rows)} (dropped {len(rows) - len(kept)} held out)"
+        )
+    return kept
+
+
 def build_trainer(args: argparse.Namespace, config: EchoConfig | None = None) -> EchoTrainer:
     """Trainer for the parsed `echo-edge train` arguments; `config` overrides the preset."""
     tokenizer = default_tokenizer()
-    train_rows = read_manifest(args.train)
+    train_rows = training_rows(args.train, args.hold_out)
     dev_rows = read_manifest(args.dev)[: args.max_eval] if args.dev else []
     if args.init:
         base = Echo.from_pretrained(args.init)

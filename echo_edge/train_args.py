@@ -8,7 +8,14 @@ from echo_edge.config import FEATURES, SCORES
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--train", required=True, help="training manifest (JSONL)")
+    p.add_argument("--train", required=True, nargs="+", help="training manifests (JSONL)")
+    p.add_argument(
+        "--hold-out",
+        nargs="*",
+        default=[],
+        metavar="MANIFEST",
+        help="drop training rows whose text occurs in these manifests (e.g. another corpus's test)",
+    )
     p.add_argument("--dev", help="evaluation manifest (JSONL)")
     p.add_argument("--out", default="runs/echo", help="output directory")
     p.add_argument("--preset", default="tiny", choices=["tiny", "small", "seed"])

@@ -73,3 +73,31 @@ def test_trainer_checkpoint_loads_with_real_frontend_buffers(tmp_path) -> None: 
         assert torch.equal(mel, expected)
         for name, value in wrapped.echo.state_dict().items():
             assert torch.equal(loaded.state_dict()[name], value), name
+
+
+def test_several_manifests_and_held_out_texts(tmp_path, capsys) -> None:  # noqa: ANN001
+    """--train takes several manifests; --hold-out drops rows whose text another split has
+    (a second synthesised corpus shares sentences with the first one's test split)."""
+    from echo_edge.train import training_rows
+
+    first = write_corpus(tmp_path)
+    other = tmp_path / "other"
+    other.mkdir()
+    second = other / "train.jsonl"
+    rows = [{"audio": "a.wav", "text": "Call my MOTHER!"}, {"audio": "b.wav", "text": "go home"}]
+    second.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    test = tmp_path / "test.jsonl"
+    test.write_text(json.dumps({"audio": "t.wav", "text": "call my mother"}) + "\n")
+
+    kept = training_rows([first, str(second)], [])
+    assert len(kept) == len(TEXTS) + 2
+    assert kept[-1]["audio"] == str((other / "b.wav").resolve())  # each resolved on its own
+    kept = training_rows([first, str(second)], [str(test)])
+    assert sorted(r["text"] for r in kept) == sorted(
+        [t for t in TEXTS if t != "call my mother"] + ["go home"]
+    )
+    assert "dropped 2 held out" in capsys.readouterr().out
+    args = build_parser().parse_args(
+        ["train", "--train", first, str(second), "--hold-out", str(test)]
+    )
+    assert args.train == [first, str(second)] and args.hold_out == [str(test)]
