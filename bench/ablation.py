@@ -74,11 +74,32 @@ def evaluate(checkpoint: Path, manifest: Path, limit: int | None) -> dict[str, f
     return out
 
 
+def command_line() -> str:
+    return "python bench/ablation.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def reevaluate(args: argparse.Namespace) -> int:
+    """--eval-only: new WER/CER/TF figures for the trained variants, training figures kept."""
+    out = Path(args.out)
+    results = json.loads(Path(f"{out}.json").read_text())
+    for name, row in results.items():
+        if args.only and name not in args.only:
+            continue
+        metrics = evaluate(
+            Path("runs/ablation") / name / "final", Path(args.data) / "test.jsonl", args.test_limit
+        )
+        row.update(metrics, evaluated_by=command_line())
+        print(name, json.dumps(metrics), flush=True)
+        write_report(results, args, out)
+    return 0
+
+
 def write_report(results: dict, args: argparse.Namespace, out: Path) -> None:
     """ablation.json + ablation.md (the table) for the variants trained so far."""
     out.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{out}.json").write_text(json.dumps(results, indent=2) + "\n")
-    command = "python bench/ablation.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    first = next(iter(results.values()), {})
+    command = first.get("command", command_line())
     lines = [
         "# The seeds' ablation",
         "",
@@ -91,6 +112,8 @@ def write_report(results: dict, args: argparse.Namespace, out: Path) -> None:
         "| learned |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    if "evaluated_by" in first:
+        lines[2:2] = [f"Decoded again with `{first['evaluated_by']}`.", ""]
     for name, r in results.items():
         lines.append(
             f"| {name} | `{r['flags']}` | {100 * r['wer']:.1f} | "
@@ -115,7 +138,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test-limit", type=int, default=300)
     p.add_argument("--only", nargs="*", help="subset of variants")
     p.add_argument("--out", default="bench/results/ablation")
+    p.add_argument(
+        "--eval-only",
+        action="store_true",
+        help="re-decode the variants already trained (runs/ablation/*/final) with the current "
+        "decoder and rewrite the report; training figures are kept from OUT.json",
+    )
     args = p.parse_args(argv)
+    if args.eval_only:
+        return reevaluate(args)
 
     from echo_edge.cli import build_parser
     from echo_edge.train import run_train
@@ -137,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         summary = json.loads((run_dir / "final" / "train_summary.json").read_text())
         metrics = evaluate(run_dir / "final", data / "test.jsonl", args.test_limit)
         results[name] = {
+            "command": command_line(),
             "flags": " ".join(flags),
             "train_seconds": round(seconds, 1),
             "parameters": summary["parameters"],
