@@ -113,7 +113,7 @@ def write_report(results: dict, args: argparse.Namespace, out: Path) -> None:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     if "evaluated_by" in first:
-        lines[2:2] = [f"Decoded again with `{first['evaluated_by']}`.", ""]
+        lines[4:4] = [f"Decoded again with `{first['evaluated_by']}`.", ""]
     for name, r in results.items():
         lines.append(
             f"| {name} | `{r['flags']}` | {100 * r['wer']:.1f} | "
