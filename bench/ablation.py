@@ -108,12 +108,15 @@ def write_report(results: dict, args: argparse.Namespace, out: Path) -> None:
         f"CTC 0.3 as in `echo-edge train`; WER on at most {args.test_limit} test utterances; "
         "TF = teacher-forced decoder cross-entropy / token accuracy on the same utterances).",
         "",
+        *(
+            [f"Decoded again with `{first['evaluated_by']}`.", ""]
+            if "evaluated_by" in first
+            else []
+        ),
         "| variant | flags | WER % | clean | noisy | CER % | TF loss | TF acc | params | train s "
         "| learned |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    if "evaluated_by" in first:
-        lines[4:4] = [f"Decoded again with `{first['evaluated_by']}`.", ""]
     for name, r in results.items():
         lines.append(
             f"| {name} | `{r['flags']}` | {100 * r['wer']:.1f} | "

@@ -8,7 +8,7 @@ import torch
 
 from echo_edge import constants as C
 from echo_edge.decoder import Decoder
-from echo_edge.loopguard import loop_cut
+from echo_edge.loopguard import append_or_stop
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,7 @@ def greedy_decode(
             if token == C.EOS_ID:
                 done[b] = True
                 continue
-            texts[b].append(token)
-            cut = loop_cut(texts[b])
-            if cut is not None:
-                del texts[b][cut:]
-                done[b] = True
+            done[b] = append_or_stop(texts[b], token)
         if all(done):
             break
         tokens = nxt[:, None]

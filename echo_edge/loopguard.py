@@ -40,6 +40,17 @@ def loop_cut(ids: Sequence[int]) -> int | None:
     return None
 
 
+def append_or_stop(ids: list[int], token: int) -> bool:
+    """Append a generated token; if `ids` now ends in a loop, cut it to one copy (in place)
+    and return True: the search stops there."""
+    ids.append(token)
+    cut = loop_cut(ids)
+    if cut is None:
+        return False
+    del ids[cut:]
+    return True
+
+
 def first_cut(ids: Sequence[int]) -> int | None:
     """The cut where guarded greedy search would have stopped inside `ids`, or None."""
     for end in range(1, len(ids) + 1):

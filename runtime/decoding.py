@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from echo_edge import constants as C
-from echo_edge.loopguard import first_cut, loop_cut
+from echo_edge.loopguard import append_or_stop, first_cut
 from echo_edge.runtime.backend import Backend, CrossAttention
 
 
@@ -62,22 +62,14 @@ def greedy_decode(
         if cut is not None:
             return out[:cut], calls
         token = C.EOS_ID if kept >= cap else int(chosen[kept])
-        if token == C.EOS_ID:
+        if token == C.EOS_ID or append_or_stop(out, token):
             return out, calls
-        out.append(token)
-        cut = loop_cut(out)
-        if cut is not None:
-            return out[:cut], calls
     step = len(out)
     while True:
         tokens = np.array([[token]], dtype=np.int64)  # (1, 1)
         logits, self_k, self_v = backend.decode_step(tokens, step, self_k, self_v, cross)
         calls += 1
         token = C.EOS_ID if step >= cap else int(logits[0, -1].argmax())
-        if token == C.EOS_ID:
+        if token == C.EOS_ID or append_or_stop(out, token):
             return out, calls
-        out.append(token)
-        cut = loop_cut(out)
-        if cut is not None:
-            return out[:cut], calls
         step += 1

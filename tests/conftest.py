@@ -56,3 +56,9 @@ def export_in_worker(job: dict) -> str:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+def append_without_guard(ids: list[int], token: int) -> bool:
+    """Stand-in for echo_edge.loopguard.append_or_stop: the search without the loop guard."""
+    ids.append(token)
+    return False

@@ -9,6 +9,7 @@ from echo_edge.loopguard import first_cut, loop_cut, trim
 from echo_edge.text import normalize_text
 from echo_edge.textgen import generate_sentences
 from echo_edge.tokenizer import default_tokenizer
+from tests.conftest import append_without_guard
 
 TOK = default_tokenizer()
 
@@ -69,7 +70,7 @@ def test_reference_greedy_equals_trim_of_unguarded(monkeypatch) -> None:
     model = Echo(preset("tiny", d_model=64, n_heads=2, encoder_layers=1, decoder_layers=1)).eval()
     waves = torch.randn(3, 16000 * 2) * 0.1
     guarded_ids = model.generate(waves)
-    monkeypatch.setattr(decoding, "loop_cut", lambda ids: None)
+    monkeypatch.setattr(decoding, "append_or_stop", append_without_guard)
     plain_ids = model.generate(waves)
     fired = 0
     for g, p in zip(guarded_ids.tolist(), plain_ids.tolist()):

@@ -15,7 +15,7 @@ from echo_edge.config import PRESETS, EchoConfig
 from echo_edge.decoding import DecodingOptions, token_budget
 from echo_edge.model import Echo, shift_right
 from echo_edge.rotary import Rotary, apply_rotary
-from tests.conftest import harmonic, tiny_config
+from tests.conftest import append_without_guard, harmonic, tiny_config
 
 
 def make(**overrides: object) -> Echo:
@@ -160,7 +160,7 @@ def test_cached_greedy_equals_uncached_decoding(monkeypatch) -> None:
     import echo_edge.decoding as decoding
 
     # The repetition guard forces eos where the argmax continues a loop (tests/test_loopguard.py).
-    monkeypatch.setattr(decoding, "loop_cut", lambda ids: None)
+    monkeypatch.setattr(decoding, "append_or_stop", append_without_guard)
     model = make(**ALL_ON)
     x, mask = audio_batch()
     out = model.generate(x, mask)  # (B, L) bos ... eos pads

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from echo_edge import constants as C
-from tests.conftest import TINY, harmonic, tiny_config
+from tests.conftest import TINY, append_without_guard, harmonic, tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 0
@@ -144,7 +144,7 @@ def test_prefix_verification_gives_the_same_result(recognizer, monkeypatch) -> N
     cross = recognizer.encode(f.mel[None], f.pitch[None], f.silence[None], f.wave[None])
     plain, calls = greedy_decode(recognizer.backend, cross, 40)
     with monkeypatch.context() as m:  # the same search without the loop guard
-        m.setattr(decoding, "loop_cut", lambda ids: None)
+        m.setattr(decoding, "append_or_stop", append_without_guard)
         m.setattr(decoding, "first_cut", lambda ids: None)
         unguarded, unguarded_calls = greedy_decode(recognizer.backend, cross, 40)
     assert unguarded_calls == len(unguarded) + 1  # one call per token, then eos
