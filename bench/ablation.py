@@ -98,20 +98,25 @@ def write_report(results: dict, args: argparse.Namespace, out: Path) -> None:
     """ablation.json + ablation.md (the table) for the variants trained so far."""
     out.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{out}.json").write_text(json.dumps(results, indent=2) + "\n")
-    first = next(iter(results.values()), {})
-    command = first.get("command", command_line())
+    redecoded: dict[str, list[str]] = {}  # --eval-only command -> the variants it decoded
+    for name, r in results.items():
+        if "evaluated_by" in r:
+            redecoded.setdefault(r["evaluated_by"], []).append(name)
+    commands = list(dict.fromkeys(r.get("command", command_line()) for r in results.values()))
     lines = [
         "# The seeds' ablation",
         "",
-        f"Command: `{command}` (same data, {args.steps} steps, batch {args.batch_size}, "
+        *(line for c in commands[:-1] for line in (f"Command: `{c}`", "")),
+        f"Command: `{commands[-1] if commands else command_line()}` "
+        f"(same data, {args.steps} steps, batch {args.batch_size}, "
         f"seed {args.seed}, lr {args.lr}, warm-up {args.warmup_steps} for every variant, auxiliary "
         f"CTC 0.3 as in `echo-edge train`; WER on at most {args.test_limit} test utterances; "
         "TF = teacher-forced decoder cross-entropy / token accuracy on the same utterances).",
         "",
         *(
-            [f"Decoded again with `{first['evaluated_by']}`.", ""]
-            if "evaluated_by" in first
-            else []
+            line
+            for by, names in redecoded.items()
+            for line in (f"Decoded again with `{by}`: {', '.join(names)}.", "")
         ),
         "| variant | flags | WER % | clean | noisy | CER % | TF loss | TF acc | params | train s "
         "| learned |",
@@ -155,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     from echo_edge.train import run_train
 
     data, out = Path(args.data), Path(args.out)
-    results = {}
+    # Rows of variants trained by an earlier run with the same OUT are kept (each keeps its own
+    # command); the variants trained now are added or replaced.
+    results = json.loads(Path(f"{out}.json").read_text()) if Path(f"{out}.json").exists() else {}
     for name, flags in VARIANTS.items():
         if args.only and name not in args.only:
             continue
