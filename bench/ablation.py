@@ -34,44 +34,13 @@ VARIANTS: dict[str, list[str]] = {
 
 
 def evaluate(checkpoint: Path, manifest: Path, limit: int | None) -> dict[str, float]:
-    """Greedy WER/CER of a checkpoint on a manifest (clean and noisy halves separately), and
-    the teacher-forced decoder cross-entropy and token accuracy (informative even while WER
-    is still saturated at a small budget)."""
-    import torch
-    import torch.nn.functional as F
+    """The flat figures of `echo-edge eval` for one variant: greedy WER/CER (clean and noisy
+    halves), teacher-forced loss and token accuracy (they still rank variants while WER is
+    saturated at a small budget)."""
+    from echo_edge.evaluate import evaluate as evaluate_checkpoint
 
-    from echo_edge.audio import load_audio
-    from echo_edge.data import read_manifest
-    from echo_edge.decoding import strip_special
-    from echo_edge.metrics import char_error_rate, word_error_rate
-    from echo_edge.model import Echo
-    from echo_edge.tokenizer import default_tokenizer
-
-    model = Echo.from_pretrained(checkpoint).eval()
-    tok = default_tokenizer()
-    rows = read_manifest(manifest)[:limit]
-    refs, hyps, noisy = [], [], []
-    nll = correct = count = 0.0
-    with torch.no_grad():
-        for row in rows:
-            wave = torch.from_numpy(load_audio(row["audio"]))[None]  # (1, N)
-            hyps.append(tok.decode(strip_special(model.generate(wave)[0].tolist())))
-            refs.append(row["text"])
-            noisy.append(row.get("augment", "clean") != "clean")
-            labels = torch.tensor([tok.encode(row["text"]) + [tok.eos_id]])  # (1, L)
-            logits = model(wave, labels=labels)["logits"][0]  # (L, V)
-            nll += float(F.cross_entropy(logits.float(), labels[0], reduction="sum"))
-            correct += float((logits.argmax(-1) == labels[0]).sum())
-            count += labels.shape[1]
-    out = {"wer": word_error_rate(refs, hyps), "cer": char_error_rate(refs, hyps), "n": len(rows)}
-    out["tf_loss"] = nll / count
-    out["tf_token_accuracy"] = correct / count
-    for name, flag in (("clean", False), ("noisy", True)):
-        r = [x for x, n in zip(refs, noisy) if n == flag]
-        h = [x for x, n in zip(hyps, noisy) if n == flag]
-        if r:
-            out[f"wer_{name}"] = word_error_rate(r, h)
-    return out
+    report = evaluate_checkpoint(checkpoint, manifest, limit)
+    return {k: v for k, v in report.items() if not k.startswith("by_") and k != "hypotheses"}
 
 
 def command_line() -> str:

@@ -68,6 +68,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return run_train(args)
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from echo_edge.evaluate import run_eval
+
+    return run_eval(args)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from echo_edge.export.pipeline import run_export
 
@@ -119,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = data.add_parser("synth", help="synthesise a speech corpus", formatter_class=fmt)
     from echo_edge.bench.args import add_bench_args
+    from echo_edge.evaluate import add_eval_args
     from echo_edge.export.pipeline import add_export_args
     from echo_edge.runtime.transcribe import add_transcribe_args
     from echo_edge.synth import add_synth_args
@@ -133,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_train_args(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "eval", help="a checkpoint's WER/CER on a manifest, by group", formatter_class=fmt
+    )
+    add_eval_args(p)
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("export", help="export a checkpoint to a device bundle", formatter_class=fmt)
     add_export_args(p)

@@ -1,0 +1,90 @@
+"""`echo-edge eval`: WER/CER overall and by group, on hand-made hypotheses."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import soundfile as sf
+import torch
+from conftest import harmonic, tiny_config
+
+from echo_edge import constants as C
+from echo_edge.cli import main
+from echo_edge.evaluate import evaluate
+from echo_edge.model import Echo
+from echo_edge.tokenizer import default_tokenizer
+
+# (reference, what the patched model "hears", voice, augment)
+ROWS = [
+    ("turn the lights on", "turn the lights on", "espeak-ng:en-us+m1", "clean"),
+    ("call me at noon", "call me a noon", "espeak-ng:en-gb+f2", "noise=pink@12dB"),
+    ("seven thirty", "seven thirty", "flite:slt", "clean"),
+    ("open the door please", "open door", "flite:slt", "reverb=0.3"),
+]
+
+
+@pytest.fixture
+def corpus(tmp_path, monkeypatch):
+    """A tiny checkpoint, a 4-row manifest, and Echo.generate answering ROWS' hypotheses."""
+    torch.manual_seed(0)
+    ckpt = tmp_path / "ckpt"
+    Echo(tiny_config()).save_pretrained(ckpt)
+    lines = []
+    for i, (text, _, voice, augment) in enumerate(ROWS):
+        sf.write(tmp_path / f"u{i}.wav", harmonic(0.5 + 0.1 * i), C.SAMPLE_RATE)
+        lines.append(json.dumps({"audio": f"u{i}.wav", "text": text, "voice": voice,
+                                 "augment": augment, "category": "command" if i % 2 else "time"}))  # fmt: skip
+    (tmp_path / "m.jsonl").write_text("\n".join(lines) + "\n")
+    tok = default_tokenizer()
+    heard = iter(hyp for _, hyp, _, _ in ROWS)
+
+    def fake_generate(self, wave, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        return torch.tensor([[tok.bos_id, *tok.encode(next(heard)), tok.eos_id]])
+
+    monkeypatch.setattr(Echo, "generate", fake_generate)
+    return ckpt, tmp_path / "m.jsonl"
+
+
+def test_overall_and_grouped_error_rates(corpus) -> None:
+    ckpt, manifest = corpus
+    report = evaluate(ckpt, manifest, by=("condition", "engine", "voice"))
+    # word errors: 0 + 1 sub ("at"->"a") + 0 + 2 del ("the", "please") over 4+4+2+4 words
+    assert report["wer"] == pytest.approx(3 / 14)
+    assert report["n"] == 4
+    # characters, spaces included: 18 + 15, one deleted ("t" of "at")
+    assert report["by_engine"]["espeak-ng"] == {"n": 2, "wer": pytest.approx(1 / 8), "cer": 1 / 33}
+    assert report["by_engine"]["flite"]["wer"] == pytest.approx(2 / 6)
+    assert report["wer_clean"] == 0.0  # rows 0 and 2
+    assert report["wer_noisy"] == pytest.approx(3 / 8)  # any augment but "clean" is noisy
+    assert report["by_voice"]["flite:slt"]["n"] == 2
+    assert [h["hyp"] for h in report["hypotheses"]] == [hyp for _, hyp, _, _ in ROWS]
+    assert report["tf_loss"] > 0 and 0 <= report["tf_token_accuracy"] <= 1
+
+
+def test_limit_takes_the_first_rows(corpus) -> None:
+    ckpt, manifest = corpus
+    report = evaluate(ckpt, manifest, limit=2, by=("engine",))
+    assert report["n"] == 2 and list(report["by_engine"]) == ["espeak-ng"]
+    assert report["wer"] == pytest.approx(1 / 8)
+
+
+def test_cli_prints_groups_and_json(corpus, capsys) -> None:
+    ckpt, manifest = corpus
+    assert main(["eval", str(ckpt), "--data", str(manifest), "--by", "category"]) == 0
+    out = capsys.readouterr().out
+    assert "4 utterances: WER 21.4 %" in out
+    assert "category command: 2 utts, WER 37.5 %" in out  # rows 1 and 3
+
+
+def test_cli_bad_input_is_one_line(tmp_path, capsys) -> None:
+    assert main(["eval", "--data", str(tmp_path / "missing.jsonl")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("echo-edge: error:") and "missing.jsonl" in err
+    assert len(err.splitlines()) == 1
+    (tmp_path / "m.jsonl").write_text("")
+    assert main(["eval", "--data", str(tmp_path / "m.jsonl"), "--limit", "0"]) == 1
+    assert "--limit must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["eval", "--data", str(tmp_path / "m.jsonl"), "--by", "colour"])
+    assert e.value.code == 2
