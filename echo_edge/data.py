@@ -112,18 +112,28 @@ class SpeechDataset(Dataset):
     """Map-style dataset: {"input_values": float32 waveform at 16 kHz, "labels": ids + eos}.
 
     Rows longer than `max_seconds` are left out (never truncated: the label would lie).
-    `lengths` (samples per row) lets a trainer group batches by length.
+    `lengths` (samples per row) lets a trainer group batches by length. With `speed_perturb`
+    (low, high), every item is played at a factor drawn anew each time it is read (Kaldi-style
+    resampling: tempo, pitch and formants move together, so a fixed synthetic voice yields a new
+    "speaker" every epoch). The draw uses torch's RNG, which the DataLoader seeds per worker.
     """
 
     def __init__(
-        self, rows: Sequence[dict], tokenizer: EchoTokenizer, max_seconds: float | None = None
+        self,
+        rows: Sequence[dict],
+        tokenizer: EchoTokenizer,
+        max_seconds: float | None = None,
+        speed_perturb: tuple[float, float] | None = None,
     ) -> None:
+        if speed_perturb is not None and not 0 < speed_perturb[0] <= speed_perturb[1]:
+            raise ValueError(f"speed perturbation needs 0 < low <= high, got {speed_perturb}")
         durations = [row_duration(r) for r in rows]
         keep = [i for i, d in enumerate(durations) if max_seconds is None or d <= max_seconds]
         self.rows = [rows[i] for i in keep]
         self.lengths = [int(durations[i] * SAMPLE_RATE) for i in keep]
         self.dropped = len(rows) - len(keep)
         self.tokenizer = tokenizer
+        self.speed_perturb = speed_perturb
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -133,6 +143,13 @@ class SpeechDataset(Dataset):
 
         row = self.rows[index]
         samples = load_audio(row["audio"], sample_rate=SAMPLE_RATE)
+        if self.speed_perturb is not None:
+            import torch
+
+            from echo_edge.augment import speed_perturb
+
+            factor = float(torch.empty(()).uniform_(*self.speed_perturb))
+            samples = speed_perturb(samples, factor, SAMPLE_RATE)
         labels = self.tokenizer.encode(row["text"]) + [self.tokenizer.eos_id]
         return {"input_values": np.asarray(samples, dtype=np.float32), "labels": labels}
 

@@ -136,7 +136,12 @@ def build_trainer(args: argparse.Namespace, config: EchoConfig | None = None) ->
         torch.manual_seed(args.seed)
         cfg = config or config_from_args(args, tokenizer.vocab_size)
         model = EchoForSpeechSeq2Seq(EchoHFConfig(echo=cfg.to_dict()))
-    train_ds = SpeechDataset(train_rows, tokenizer, max_seconds=args.max_seconds)
+    train_ds = SpeechDataset(
+        train_rows,
+        tokenizer,
+        max_seconds=args.max_seconds,
+        speed_perturb=tuple(args.speed_perturb) if args.speed_perturb else None,
+    )
     dev_ds = SpeechDataset(dev_rows, tokenizer) if dev_rows else None
     cuda = torch.cuda.is_available()
     targs = Seq2SeqTrainingArguments(

@@ -37,6 +37,14 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cross-gate", action="store_true", help="no gate on cross-attention")
     p.add_argument("--ctc-weight", type=float, default=0.3, help="auxiliary encoder CTC loss")
     p.add_argument("--pad-to-seconds", type=float, help="pad/truncate every batch (seeds: 30)")
+    p.add_argument(
+        "--speed-perturb",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="play each training item at a speed drawn from [LOW, HIGH] anew every epoch "
+        "(e.g. 0.85 1.15); default off",
+    )
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--warmup-steps", type=int, default=300)

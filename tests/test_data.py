@@ -112,6 +112,24 @@ def test_dataset_items(librispeech: Path) -> None:
     assert len(short) == 2 and short.dropped == 1
 
 
+def test_speed_perturbation_draws_a_new_factor_per_read(librispeech: Path) -> None:
+    tok = build_char_tokenizer()
+    rows = read_librispeech(librispeech)
+    plain = SpeechDataset(rows, tok)[0]
+    ds = SpeechDataset(rows, tok, speed_perturb=(0.8, 1.25))
+    torch.manual_seed(3)
+    sizes = [ds[0]["input_values"].size for _ in range(8)]
+    n = plain["input_values"].size
+    assert all(n / 1.25 - 2 <= k <= n / 0.8 + 2 for k in sizes)  # resampled by the factor
+    assert len(set(sizes)) > 4  # a fresh draw on every read, not one per row
+    assert min(sizes) < n < max(sizes)  # both faster and slower within 8 draws (seeded)
+    torch.manual_seed(3)
+    assert [ds[0]["input_values"].size for _ in range(8)] == sizes  # torch's RNG decides
+    assert ds[0]["labels"] == plain["labels"] and ds.lengths == SpeechDataset(rows, tok).lengths
+    with pytest.raises(ValueError, match="0 < low <= high"):
+        SpeechDataset(rows, tok, speed_perturb=(1.2, 0.9))
+
+
 def test_collator_shapes_masks_and_label_padding() -> None:
     features = [
         {"input_values": tone(0.5), "labels": [5, 6, 7, EOS_ID]},

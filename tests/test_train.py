@@ -32,11 +32,14 @@ def test_two_trainer_steps_and_generate_metrics(tmp_path) -> None:  # noqa: ANN0
         ["train", "--train", manifest, "--dev", manifest, "--out", str(tmp_path / "run")]
         + ["--max-steps", "2", "--batch-size", "2", "--workers", "0", "--eval-steps", "2"]
         + ["--features", "spectrogram", "waveform", "pitch", "--pitch-theta", "--score", "blend"]
+        + ["--speed-perturb", "0.9", "1.1"]
     )
     cfg = tiny_config(
         features=("spectrogram", "waveform", "pitch"), pitch_theta=True, score="blend"
     )
     trainer = build_trainer(args, config=cfg)
+    assert trainer.train_dataset.speed_perturb == (0.9, 1.1)  # training items only
+    assert trainer.eval_dataset.speed_perturb is None
     result = trainer.train()
     assert math.isfinite(result.training_loss)
     metrics = trainer.evaluate()
