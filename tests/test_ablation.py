@@ -6,21 +6,23 @@ import json
 
 from bench import ablation
 
+# A trained spectrogram-only row as OUT.json holds it (the figures are arbitrary).
+SPECTROGRAM_ROW = {
+    "command": "python bench/ablation.py --data d --steps 800",
+    "flags": "--features spectrogram",
+    "train_seconds": 556.6,
+    "parameters": 3724452,
+    "learned": {"blend": {"spectrogram": 1.0}},
+    "wer": 2.73,
+    "cer": 1.74,
+    "tf_loss": 1.66,
+    "tf_token_accuracy": 0.505,
+}
+
 
 def test_eval_only_keeps_training_figures_and_names_both_commands(tmp_path, monkeypatch) -> None:
     out = tmp_path / "ablation"
-    trained = {
-        "command": "python bench/ablation.py --data d --steps 800",
-        "flags": "--features spectrogram",
-        "train_seconds": 556.6,
-        "parameters": 3724452,
-        "learned": {"blend": {"spectrogram": 1.0}},
-        "wer": 2.73,
-        "cer": 1.74,
-        "tf_loss": 1.66,
-        "tf_token_accuracy": 0.505,
-    }
-    out.with_suffix(".json").write_text(json.dumps({"spectrogram": trained}))
+    out.with_suffix(".json").write_text(json.dumps({"spectrogram": SPECTROGRAM_ROW}))
     decoded = []
 
     def fake_evaluate(checkpoint, manifest, limit):  # noqa: ANN001, ANN202
@@ -47,15 +49,8 @@ def test_a_later_run_adds_its_variants_and_keeps_the_earlier_rows(tmp_path, monk
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "ablation"
     earlier = {
+        **SPECTROGRAM_ROW,
         "command": "python bench/ablation.py --data d --only spectrogram",
-        "flags": "--features spectrogram",
-        "train_seconds": 556.6,
-        "parameters": 3724452,
-        "learned": {"blend": {"spectrogram": 1.0}},
-        "wer": 0.95,
-        "cer": 0.61,
-        "tf_loss": 1.66,
-        "tf_token_accuracy": 0.505,
         "evaluated_by": "python bench/ablation.py --eval-only --data d",
     }
     out.with_suffix(".json").write_text(json.dumps({"spectrogram": earlier}))
