@@ -71,12 +71,12 @@ def write_report(results: dict, args: argparse.Namespace, out: Path) -> None:
     for name, r in results.items():
         if "evaluated_by" in r:
             redecoded.setdefault(r["evaluated_by"], []).append(name)
-    commands = list(dict.fromkeys(r.get("command", command_line()) for r in results.values()))
+    commands = list(dict.fromkeys(r["command"] for r in results.values())) or [command_line()]
     lines = [
         "# The seeds' ablation",
         "",
         *(line for c in commands[:-1] for line in (f"Command: `{c}`", "")),
-        f"Command: `{commands[-1] if commands else command_line()}` "
+        f"Command: `{commands[-1]}` "
         f"(same data, {args.steps} steps, batch {args.batch_size}, "
         f"seed {args.seed}, lr {args.lr}, warm-up {args.warmup_steps} for every variant, auxiliary "
         f"CTC 0.3 as in `echo-edge train`; WER on at most {args.test_limit} test utterances; "
