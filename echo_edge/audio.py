@@ -20,6 +20,10 @@ from echo_edge.constants import SAMPLE_RATE
 RESAMPLE_QUALITY = "HQ"  # soxr quality for every rate conversion
 BLOCK_SECONDS = 30.0  # default block length of `iter_audio_blocks`
 MAX_CHANNELS = 64  # more "channels" than this is a (channels, samples) array passed transposed
+# Rates outside this range are a broken header or a wrong argument, not audio: refusing them
+# keeps a "1 Hz" file from costing seconds of resampling (16 000x up) for nothing.
+MIN_SAMPLE_RATE = 4000
+MAX_SAMPLE_RATE = 768000
 _INTEGER_SCALES = {np.dtype(np.int16): 32768.0, np.dtype(np.int32): 2147483648.0}
 
 
@@ -106,8 +110,10 @@ def _as_float_2d(samples: np.ndarray, sample_rate: float) -> np.ndarray:
     """Validate rate, dtype and layout; return float32 (N, C)."""
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float, np.number)):
         raise AudioError(f"sample rate must be a number of Hz, got {sample_rate!r}")
-    if not 0 < sample_rate < float("inf"):
-        raise AudioError(f"sample rate must be positive and finite, got {sample_rate}")
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:  # also refuses NaN and inf
+        raise AudioError(
+            f"sample rate must be {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz, got {sample_rate}"
+        )
     array = np.asarray(samples)
     if array.dtype in _INTEGER_SCALES:
         array = array.astype(np.float32) / _INTEGER_SCALES[array.dtype]
