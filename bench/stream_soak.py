@@ -75,8 +75,15 @@ def synthesize(text: str, voice: str) -> np.ndarray:
     return soxr.resample(x, rate, C.SAMPLE_RATE).astype(np.float32)
 
 
-def speech_stream(seconds: float, seed: int = 0) -> Iterator[np.ndarray]:
-    """CHUNK_SECONDS chunks of utterances and pauses, `seconds` long in all."""
+def speech_stream(
+    seconds: float, seed: int = 0, counts: dict[str, int] | None = None
+) -> Iterator[np.ndarray]:
+    """CHUNK_SECONDS chunks of utterances and pauses, `seconds` long in all.
+
+    `counts["utterances"]` (if given) counts the utterances that started inside the stream.
+    """
+    counts = {} if counts is None else counts
+    counts.setdefault("utterances", 0)
     rng = np.random.default_rng(seed)
     clips = [synthesize(s, v) for s in SENTENCES for v in VOICES[: 2 + len(s) % 3]]
     chunk = int(CHUNK_SECONDS * C.SAMPLE_RATE)
@@ -87,6 +94,8 @@ def speech_stream(seconds: float, seed: int = 0) -> Iterator[np.ndarray]:
         while len(pending) < chunk:
             pause = np.zeros(int(rng.uniform(*SILENCE_RANGE) * C.SAMPLE_RATE), np.float32)
             clip = clips[rng.integers(len(clips))] * rng.uniform(0.5, 1.0)
+            if sent + len(pending) < total:
+                counts["utterances"] += 1
             pending = np.concatenate([pending, clip.astype(np.float32), pause])
         n = min(chunk, total - sent)
         out = pending[:n] + (noise * rng.standard_normal(n)).astype(np.float32)
@@ -112,8 +121,9 @@ def soak(
     max_frames = max_frontend = 0
     audio = compute = window_compute = cpu = window_cpu = 0.0
     next_sample = sample_every
+    counts: dict[str, int] = {}
     start = time.perf_counter()
-    for chunk in speech_stream(minutes * 60.0):
+    for chunk in speech_stream(minutes * 60.0, counts=counts):
         t0, c0 = time.perf_counter(), time.process_time()
         results = stream.accept_waveform(C.SAMPLE_RATE, chunk)
         spent, spent_cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -142,6 +152,10 @@ def soak(
             if log:
                 print(json.dumps(row), file=sys.stderr, flush=True)
     finals += sum(r.final for r in stream.input_finished())
+    # Lost audio: samples handed to the stream that never became frames (at most one hop is
+    # expected: the last partial hop) or that the stream did not count as received.
+    framed = min(stream._frontend._next * C.HOP, stream._frontend.received)
+    lost = audio - framed / C.SAMPLE_RATE
     base = [s for s in samples if s["audio_s"] >= min(WARMUP_SECONDS, audio / 4)] or samples
     half = len(samples) // 2
     return {
@@ -153,8 +167,10 @@ def soak(
         "cpu_rtf": round(cpu / audio, 4),  # CPU time of this process (all threads) / audio time
         "cpu_rtf_first_window": samples[0]["cpu_rtf"],
         "cpu_rtf_last_window": samples[-1]["cpu_rtf"],
+        "utterances_in": counts["utterances"],
         "finals": finals,
         "partials": partials,
+        "lost_audio_seconds": round(lost, 4) + 0.0,  # + 0.0: no "-0.0"
         "rss_baseline_mb": base[0]["rss_mb"],
         "rss_end_mb": samples[-1]["rss_mb"],
         "rss_max_mb": max(s["rss_mb"] for s in samples),
