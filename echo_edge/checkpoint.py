@@ -3,11 +3,69 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_CHECKPOINT = ASSETS
 UNTRAINED_SEED = 0
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded, with one line that names the file at fault."""
+
+
+def read_checkpoint_files(directory: Path, device: str = "cpu") -> tuple[Any, dict]:
+    """(config.json's parsed JSON, the safetensors state dict) of a checkpoint directory.
+
+    safetensors only (no pickle). A missing, non-UTF-8, non-JSON or non-object config and a
+    truncated or garbage weights file raise CheckpointError naming the file."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
+    for p in (config_path, weights_path):
+        if not p.is_file():
+            raise CheckpointError(f"checkpoint {directory} has no {p.name}")
+    try:
+        data = json.loads(config_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise CheckpointError(f"{config_path}: not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{config_path}: invalid JSON ({e.msg}, line {e.lineno})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{config_path}: must be a JSON object, got {type(data).__name__}")
+    try:
+        state = load_file(str(weights_path), device=device)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise CheckpointError(f"{weights_path}: not a safetensors file ({why})") from None
+    return data, state
+
+
+def check_state(expected: Mapping[str, Any], state: Mapping[str, Any], weights: Path) -> None:
+    """Raise CheckpointError with counts and the first mismatch when `state` (the file's
+    tensors) does not fit `expected` (the model built from config.json)."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [
+        k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
+    if not (missing or unexpected or wrong):
+        return
+    if wrong:
+        k = wrong[0]
+        first = f"{k} {tuple(state[k].shape)} in the file vs {tuple(expected[k].shape)}"
+    else:
+        first = f"{(missing or unexpected)[0]} {'missing' if missing else 'unexpected'}"
+    raise CheckpointError(
+        f"{weights}: weights do not match {CONFIG_NAME} ({len(missing)} missing, "
+        f"{len(unexpected)} unexpected, {len(wrong)} wrong shape; first: {first})"
+    )
 
 
 def has_default_model() -> bool:
@@ -33,6 +91,8 @@ def load_checkpoint(path: str | Path | None = None):  # -> tuple[Echo, bool]
     if path.is_file() and path.name == "model.safetensors":
         path = path.parent
     if not path.is_dir():
+        if path.exists():
+            raise CheckpointError(f"{path}: not a checkpoint directory")
         raise FileNotFoundError(f"no checkpoint directory at {path}")
     return Echo.from_pretrained(path), True
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,37 @@ from echo_edge import constants as C
 FEATURES = ("spectrogram", "waveform", "pitch")
 SCORES = ("dot", "cosine", "blend")
 PAD_MASKS = ("hard", "soft")
+# Fields that must be whole numbers >= 1 and fields that must be finite numbers: a config.json
+# edited by hand (n_heads 0, "192" as a string) fails here with the field's name, not later in
+# a ZeroDivisionError or a tensor shape error.
+POSITIVE_INTS = (
+    "vocab_size",
+    "d_model",
+    "n_heads",
+    "encoder_layers",
+    "decoder_layers",
+    "mlp_ratio",
+    "betweenness_dim",
+    "max_target_len",
+)
+FINITE_FLOATS = (
+    "dropout",
+    "silence_scale",
+    "rope_base",
+    "ctc_weight",
+    "max_tokens_per_second",
+    "f0_min",
+    "f0_max",
+    "silence_dbfs",
+)
+BOOLS = (
+    "learned_freq",
+    "pitch_theta",
+    "pitch_radius",
+    "pitch_bias",
+    "betweenness",
+    "cross_gate",
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +89,7 @@ class EchoConfig:
     extra: dict = field(default_factory=dict)  # free-form notes (training data, run id)
 
     def __post_init__(self) -> None:
+        self._check_types()
         object.__setattr__(self, "features", tuple(self.features))
         bad = [f for f in self.features if f not in FEATURES]
         if bad or not self.features:
@@ -73,6 +106,31 @@ class EchoConfig:
             raise ValueError("ctc_weight must be in [0, 1)")
         if not 0.0 <= self.silence_scale <= 1.0:
             raise ValueError("silence_scale must be in [0, 1] (0: hard mask, 1: off)")
+
+    def _check_types(self) -> None:
+        """Refuse wrong types and sizes with the field's name (before any arithmetic on them)."""
+        for name in POSITIVE_INTS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        for name in FINITE_FLOATS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{name} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be finite, got {value!r}")
+        for name in BOOLS:
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if isinstance(self.features, str) or not isinstance(self.features, (list, tuple)):
+            raise ValueError(f"features must be a list of names, got {self.features!r}")
+        for name in ("score", "pad_mask"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name} must be a string, got {getattr(self, name)!r}")
+        if not isinstance(self.extra, dict):
+            raise ValueError(f"extra must be a JSON object, got {self.extra!r}")
+        if self.f0_min <= 0 or self.f0_max <= self.f0_min:
+            raise ValueError(f"need 0 < f0_min < f0_max, got {self.f0_min} and {self.f0_max}")
 
     @property
     def head_dim(self) -> int:
@@ -109,6 +167,8 @@ class EchoConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> EchoConfig:
+        if not isinstance(d, dict):
+            raise ValueError(f"a config must be a JSON object, got {type(d).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -117,7 +177,18 @@ class EchoConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> EchoConfig:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """Read a config.json; ValueError naming the file for bad JSON, UTF-8 or fields."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not UTF-8 text") from None
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: invalid JSON ({e.msg}, line {e.lineno})") from None
+        try:
+            return cls.from_dict(data)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{path}: {e}") from None
 
 
 PRESETS: dict[str, EchoConfig] = {

@@ -7,12 +7,11 @@ Trainer wrapper lives in echo_edge.hf.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
@@ -191,16 +190,20 @@ class Echo(nn.Module):
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str = "cpu") -> Echo:
+        """Load config.json + model.safetensors; CheckpointError (one line, naming the file)
+        for a missing, truncated or mismatched file."""
+        from echo_edge.checkpoint import CheckpointError, check_state, read_checkpoint_files
+
         directory = Path(directory)
-        config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
-        for p in (config_path, weights_path):
-            if not p.is_file():
-                raise FileNotFoundError(f"checkpoint {directory} has no {p.name}")
-        data = json.loads(config_path.read_text())
-        state = load_file(str(weights_path), device=device)
+        data, state = read_checkpoint_files(directory, device)
         if isinstance(data.get("echo"), dict):  # a Trainer checkpoint of the HF wrapper
             data = data["echo"]
             state = {k.removeprefix(HF_PREFIX): v for k, v in state.items()}
-        model = cls(EchoConfig.from_dict(data))
+        try:
+            config = EchoConfig.from_dict(data)
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{directory / CONFIG_NAME}: {e}") from None
+        model = cls(config)
+        check_state(model.state_dict(), state, directory / WEIGHTS_NAME)
         model.load_state_dict(state, strict=True)
         return model.eval()
