@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from echo_edge.audio import AudioError, Resampler, iter_audio_blocks, load_audio, to_mono_16k
+from echo_edge.audio import (
+    AudioError,
+    Resampler,
+    TruncatedAudioWarning,
+    iter_audio_blocks,
+    load_audio,
+    to_mono_16k,
+)
 from echo_edge.constants import SAMPLE_RATE
 
 
@@ -144,7 +153,8 @@ def test_to_mono_16k_arrays() -> None:
         (np.zeros(4, dtype=complex), SAMPLE_RATE, "float or int16"),
         (np.zeros((2, 4000)), SAMPLE_RATE, "(samples, channels)"),
         (np.zeros((2, 2, 2)), SAMPLE_RATE, "(samples, channels)"),
-        (np.zeros(4), 0, "positive"),
+        (np.zeros(4), 0, "sample rate must be"),
+        (np.zeros(4), 1, "4000-768000 Hz"),
         (np.zeros(4), "16k", "number"),
     ],
 )
@@ -165,3 +175,50 @@ def test_resampler_blocks_equal_one_shot() -> None:
     whole = to_mono_16k(signal, rate)
     assert len(joined) == len(whole)
     assert np.abs(joined - whole).max() < 1e-4
+
+
+def test_header_rate_out_of_range_names_the_file(tmp_path: Path) -> None:
+    sf.write(tmp_path / "one_hz.wav", np.zeros(64), 1, subtype="PCM_16")
+    with pytest.raises(AudioError) as error:
+        load_audio(tmp_path / "one_hz.wav")
+    assert_one_line(error, "one_hz.wav", "1 Hz")
+    with pytest.raises(AudioError, match="one_hz.wav"):
+        next(iter_audio_blocks(tmp_path / "one_hz.wav"))
+
+
+def test_not_a_regular_file(tmp_path: Path) -> None:
+    with pytest.raises(AudioError) as error:
+        load_audio(tmp_path)
+    assert_one_line(error, str(tmp_path), "is a directory")
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    with pytest.raises(AudioError) as error:  # never opened: opening a FIFO would block
+        load_audio(fifo)
+    assert_one_line(error, "pipe.wav", "FIFO")
+
+
+def _cut(path: Path, fraction: float) -> Path:
+    data = path.read_bytes()
+    cut = path.with_name(f"cut_{path.name}")
+    cut.write_bytes(data[: int(len(data) * fraction)])
+    return cut
+
+
+@pytest.mark.parametrize("suffix", ["wav", "flac", "ogg", "mp3"])
+def test_truncated_file_is_read_with_a_warning(tmp_path: Path, suffix: str) -> None:
+    if suffix.upper() not in sf.available_formats():
+        pytest.skip(f"this libsndfile ({sf.__libsndfile_version__}) cannot write {suffix}")
+    rng = np.random.default_rng(0)
+    signal = tone(6.0, SAMPLE_RATE) * 0.5 + 0.05 * rng.standard_normal(6 * SAMPLE_RATE)
+    sf.write(tmp_path / f"full.{suffix}", signal, SAMPLE_RATE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a whole file: no warning
+        full = load_audio(tmp_path / f"full.{suffix}")
+    cut = _cut(tmp_path / f"full.{suffix}", 0.6)
+    with pytest.warns(TruncatedAudioWarning, match=r"cut_full\.\w+: truncated") as record:
+        audio = load_audio(cut)
+    assert 0.3 * len(full) < len(audio) < 0.9 * len(full)
+    assert "\n" not in str(record[0].message)
+    with pytest.warns(TruncatedAudioWarning):
+        joined = np.concatenate(list(iter_audio_blocks(cut, block_seconds=1.0)))
+    assert abs(len(joined) - len(audio)) <= 1
