@@ -8,16 +8,67 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+# Thread counts above this are a typo, not a machine (100000 threads cost gigabytes of stacks).
+MAX_THREADS = 4 * (os.cpu_count() or 1)
 
 
 class CLIError(Exception):
     """A user-facing failure: printed as one line, exit status 1."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (which flag, what is wrong), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def number(
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    integer: bool = False,
+    above: bool = False,
+    note: str = "",
+) -> Callable[[str], float]:
+    """An argparse `type=`: a finite float (or int) in [low, high] (low excluded if `above`).
+
+    NaN and infinity are refused; the error names the flag (argparse adds "argument --x:")."""
+    kind = "an integer" if integer else "a number"
+    if low is not None and high is not None:
+        span = f"between {low:g} and {high:g}"
+    elif low is not None:
+        span = f"{'>' if above else '>='} {low:g}"
+    else:
+        span = f"<= {high:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        too_low = low is not None and (value <= low if above else value < low)
+        if too_low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {span}{note}, got {text}")
+        return value
+
+    parse.__name__ = "integer" if integer else "number"
+    return parse
+
+
+def threads_arg(text: str) -> int:
+    """--threads: 0 (the runtime's default) or 1..MAX_THREADS."""
+    return number(0, MAX_THREADS, integer=True, note=" (0: the runtime's default)")(text)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -100,7 +151,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="echo-edge",
         description="Echo speech recogniser: train, export, run.",
         formatter_class=fmt,

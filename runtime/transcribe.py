@@ -15,10 +15,13 @@ import json
 import shutil
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import TextIO
 
 from echo_edge import constants as C
+from echo_edge.audio import AudioError, TruncatedAudioWarning, check_audio_file
+from echo_edge.cli import Parser, number, threads_arg
 from echo_edge.runtime.microphone import Microphone, MicrophoneError, input_devices
 from echo_edge.runtime.recognizer import (
     Recognizer,
@@ -29,6 +32,7 @@ from echo_edge.runtime.recognizer import (
 from echo_edge.runtime.stream import Result, StreamOptions
 
 ERROR_PREFIX = "echo-edge: error:"
+WARNING_PREFIX = "echo-edge: warning:"
 DEFAULT_BACKEND, DEFAULT_PRECISION = "onnx", "fp32"
 
 
@@ -80,36 +84,36 @@ def add_transcribe_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         "--providers", help="onnxruntime execution providers: cpu,cuda,tensorrt or auto"
     )
     parser.add_argument(
-        "--threads", type=int, default=0, help="inference threads (0: runtime default)"
+        "--threads", type=threads_arg, default=0, help="inference threads (0: runtime default)"
     )
     vad = parser.add_argument_group("endpointing")
     vad.add_argument(
         "--start-threshold",
-        type=float,
+        type=number(-120.0, 0.0, note=" dBFS"),
         default=d.start_threshold_dbfs,
         help="dBFS a voiced frame needs to start an utterance",
     )
     vad.add_argument(
         "--voicing-threshold",
-        type=float,
+        type=number(0.0, 1.0),
         default=d.voicing_threshold,
         help="periodicity (0-1) a frame needs to count as voiced",
     )
     vad.add_argument(
         "--trailing-silence",
-        type=float,
+        type=number(0.0, 60.0, note=" seconds"),
         default=d.trailing_silence_seconds,
         help="seconds of quiet that end an utterance",
     )
     vad.add_argument(
         "--max-utterance",
-        type=float,
+        type=number(0.1, 60.0, note=" seconds"),
         default=d.max_utterance_seconds,
         help="longest utterance, seconds",
     )
     vad.add_argument(
         "--partial-interval",
-        type=float,
+        type=number(0.0, 60.0, note=" seconds"),
         default=d.partial_interval_seconds,
         help="seconds between partial results (--mic)",
     )
@@ -207,14 +211,24 @@ def run_mic(recognizer: Recognizer, args: argparse.Namespace) -> int:
     return 0
 
 
-def transcribe_one(recognizer: Recognizer, path: str, options: StreamOptions) -> Transcript:
-    if not Path(path).is_file():
-        raise TranscribeError(f"{path}: no such file")
-    try:
-        transcript = recognizer.transcribe_file(path, options)
-    except ValueError as e:  # echo_edge.audio.AudioError is one
-        message = str(e)
-        raise TranscribeError(message if path in message else f"{path}: {message}") from e
+def transcribe_one(
+    recognizer: Recognizer, path: str, options: StreamOptions, notes: list[str] | None = None
+) -> Transcript:
+    """One file -> its transcript; TranscribeError naming the file. Warnings about the file
+    (truncated: what the header promised) are appended to `notes` when given."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", TruncatedAudioWarning)
+        try:
+            check_audio_file(path)  # a directory, FIFO or device: said so, and never opened
+            transcript = recognizer.transcribe_file(path, options)
+        except ValueError as e:  # echo_edge.audio.AudioError is one
+            message = str(e)
+            raise TranscribeError(message if path in message else f"{path}: {message}") from e
+        finally:
+            if notes is not None:
+                notes.extend(
+                    str(w.message) for w in caught if issubclass(w.category, TruncatedAudioWarning)
+                )
     if not transcript.segments:
         raise TranscribeError(
             f"{path}: no speech found (silent, or quieter than --start-threshold "
@@ -224,31 +238,49 @@ def transcribe_one(recognizer: Recognizer, path: str, options: StreamOptions) ->
 
 
 def run_files(recognizer: Recognizer, args: argparse.Namespace) -> int:
-    """Transcribe each file; a bad file costs one error line, the others still run."""
+    """Transcribe each file; a bad file costs one error line (and, with --json, an entry with
+    its error), the others still run. Exit status 1 if any file failed."""
     options = stream_options(args, live=False)
-    done, failed = [], 0
+    entries, failed = [], 0
     for path in args.files:
+        notes: list[str] = []
         try:
-            transcript = transcribe_one(recognizer, path, options)
-        except (TranscribeError, RecognizerError, OSError) as e:
+            transcript = transcribe_one(recognizer, path, options, notes)
+        except (TranscribeError, RecognizerError, AudioError, OSError) as e:
+            for note in notes:
+                print(f"{WARNING_PREFIX} {note}", file=sys.stderr, flush=True)
             print(f"{ERROR_PREFIX} {e}", file=sys.stderr, flush=True)
+            entries.append({"file": path, "error": str(e), **_warning(notes)})
             failed += 1
             continue
-        done.append({"file": path, **transcript.to_dict()})
+        for note in notes:
+            print(f"{WARNING_PREFIX} {note}", file=sys.stderr, flush=True)
+        entries.append({"file": path, **transcript.to_dict(), **_warning(notes)})
         if not args.json:
             print(
                 transcript.text if len(args.files) == 1 else f"{path}: {transcript.text}",
                 flush=True,
             )
     if args.json:
-        print(json.dumps({"files": done}, indent=2))
+        print(json.dumps({"files": entries}, indent=2))
     return 1 if failed else 0
+
+
+def _warning(notes: list[str]) -> dict[str, str]:
+    """{"warning": ...} for a file's --json entry, or nothing."""
+    return {"warning": "; ".join(notes)} if notes else {}
 
 
 def run_transcribe(args: argparse.Namespace) -> int:
     """The transcribe subcommand -> exit status. Failures raise one-line errors."""
     if args.list_devices:
-        for d in input_devices():
+        devices = input_devices()
+        if not devices:
+            raise TranscribeError(
+                "no audio input devices found: PortAudio lists none (connect a microphone or "
+                "start PulseAudio/PipeWire; `python -m sounddevice` shows what PortAudio sees)"
+            )
+        for d in devices:
             print(f"{d['index']:3d}  {d['name']}  ({d['channels']} ch, {d['samplerate']} Hz)")
         return 0
     if args.mic and args.files:
@@ -267,7 +299,7 @@ def run_transcribe(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry (`python -m echo_edge.runtime.transcribe`), same errors as the CLI."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="echo-edge transcribe", formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     args = add_transcribe_args(parser).parse_args(argv)
