@@ -5,7 +5,9 @@
                      [--quant {dynamic,static}] [--force] [--no-verify]
 
 The bundle is built in a staging directory next to --out and moved into place only when
-complete, so a failed export never leaves half a bundle. Unsupported combinations fail
+complete, so a failed, interrupted (Ctrl-C) or terminated (SIGTERM) export never leaves half a
+bundle. An existing --out is replaced only if it is a bundle this tool wrote (a valid manifest
+and no file it does not list); anything else needs --force. Unsupported combinations fail
 before any work with one line (ValueError). The finished bundle is then verified against
 the checkpoint on a few synthesised utterances (echo_edge.verify) and the report stored in
 its manifest; a failed verification is reported, never a reason to delete the bundle.
@@ -16,8 +18,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,8 +34,9 @@ from echo_edge.runtime.bundle import (
     PRECISIONS,
     TOKENIZER_NAME,
     BundleError,
-    is_bundle,
+    foreign_content,
     read_bundle,
+    sha256_file,
     write_manifest,
 )
 
@@ -49,6 +56,7 @@ QUANT_MODES: dict[str, tuple[str, ...]] = {
     "executorch": ("static",),  # PT2E with calibration
     "tensorrt": ("static",),  # explicit Q/DQ graphs
 }
+EXIT_TERMINATED = 128 + signal.SIGTERM  # the shell's status for a process ended by SIGTERM
 
 
 def resolve_quant(
@@ -74,13 +82,60 @@ def resolve_quant(
 
 
 def check_out(out: Path, force: bool) -> None:
-    """Refuse to replace anything but an empty directory or a bundle, unless forced."""
+    """Refuse to replace anything but an empty directory or a bundle this tool wrote, unless
+    forced; a file is never replaced."""
+    if out.is_symlink() and not force:
+        raise ValueError(f"--out {out} is a symbolic link: pass --force to replace the link")
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a bundle directory")
-    if out.is_dir() and any(out.iterdir()) and not is_bundle(out) and not force:
-        raise ValueError(
-            f"--out {out} is not empty and is not a bundle: pass --force to replace it"
-        )
+    if out.is_dir() and not out.is_symlink() and any(out.iterdir()) and not force:
+        why = foreign_content(out)
+        if why is not None:
+            raise ValueError(
+                f"--out {out} is not a bundle echo-edge wrote ({why}): pass --force to replace it"
+            )
+
+
+def replace_dir(staging: Path, out: Path, force: bool) -> None:
+    """Move a finished staging directory to `out`, replacing what check_out allows (checked
+    again: files may have appeared during the export)."""
+    check_out(out, force)
+    if not out.exists() and not out.is_symlink():
+        staging.rename(out)
+        return
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    out.rename(old)
+    try:
+        staging.rename(out)
+    except BaseException:
+        old.rename(out)
+        raise
+    if old.is_symlink():
+        old.unlink()
+    else:
+        shutil.rmtree(old)
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """SIGTERM ends the process through SystemExit, so every cleanup (finally, except) runs,
+    as on Ctrl-C; the previous handler comes back afterwards. Main thread only (Python's rule)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(EXIT_TERMINATED)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    except SystemExit as e:
+        if e.code == EXIT_TERMINATED:
+            print("echo-edge: export terminated (SIGTERM): no partial bundle left", file=sys.stderr)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def human_size(n: float) -> str:
@@ -185,34 +240,33 @@ def export_bundle(
     log(f"[3/4] exporting {label} graphs")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
-        result = _run_exporter(
-            model, staging, backend, precision, quant, inputs, timing_cache, fp32_graphs, log
-        )
-        tokenizer.save(staging / TOKENIZER_NAME)
-        log(f"[4/4] writing {MANIFEST_NAME}")
-        write_manifest(
-            staging,
-            config=model.config.to_dict(),
-            backend=backend,
-            precision=precision,
-            files=[*result.files, TOKENIZER_NAME],
-            graphs=result.graphs,
-            exporter=result.exporter,
-            checkpoint_sha256=checkpoint_sha256(checkpoint),
-            limits=limits(model),
-            quantization=result.quantization,
-            source={"checkpoint": str(checkpoint or "shipped"), "trained": trained},
-            verify=None if verify else {"skipped": "exported with --no-verify"},
-        )
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
+    with sigterm_raises():  # SIGTERM, like Ctrl-C, removes the staging directory
         shutil.rmtree(staging, ignore_errors=True)
-        raise
+        staging.mkdir()
+        try:
+            result = _run_exporter(
+                model, staging, backend, precision, quant, inputs, timing_cache, fp32_graphs, log
+            )
+            tokenizer.save(staging / TOKENIZER_NAME)
+            log(f"[4/4] writing {MANIFEST_NAME}")
+            write_manifest(
+                staging,
+                config=model.config.to_dict(),
+                backend=backend,
+                precision=precision,
+                files=[*result.files, TOKENIZER_NAME],
+                graphs=result.graphs,
+                exporter=result.exporter,
+                checkpoint_sha256=checkpoint_sha256(checkpoint),
+                limits=limits(model),
+                quantization=result.quantization,
+                source={"checkpoint": str(checkpoint or "shipped"), "trained": trained},
+                verify=None if verify else {"skipped": "exported with --no-verify"},
+            )
+            replace_dir(staging, out, force)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     files = sorted(p for p in out.iterdir() if p.is_file())
     total = sum(p.stat().st_size for p in files)
     for p in files:
@@ -225,6 +279,8 @@ def export_bundle(
     log(
         f"exported {label} bundle {out}: {len(files)} files, {human_size(total)} in {elapsed:.1f} s"
     )
+    # Pins the whole bundle (the manifest holds every file's sha256): verify --expect-sha256.
+    log(f"manifest sha256 {sha256_file(out / MANIFEST_NAME)}")
     return out
 
 
@@ -292,7 +348,9 @@ def add_export_args(parser: argparse.ArgumentParser) -> None:
         "instead of tracing the model again (e.g. on a Jetson)",
     )
     parser.add_argument(
-        "--force", action="store_true", help="replace a non-empty --out that is not a bundle"
+        "--force",
+        action="store_true",
+        help="replace a non-empty --out that is not a bundle echo-edge wrote",
     )
     parser.add_argument(
         "--no-verify",

@@ -9,13 +9,13 @@ only when a bundle asks for them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from echo_edge.runtime.bundle import GRAPH_INPUTS, GRAPHS, Manifest
+from echo_edge.runtime.bundle import GRAPH_INPUTS, GRAPHS, MANIFEST_NAME, Manifest
 
 # Short names for ONNX Runtime execution providers (full names are accepted too).
 PROVIDER_ALIASES = {
@@ -29,8 +29,8 @@ PROVIDER_ALIASES = {
 # "auto" tries these in order and keeps the ones this onnxruntime build has.
 AUTO_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
-ORT_LOG_ERRORS_ONLY = 3
-DECODER_THREADS = 1  # intra-op threads of the decoder session (one token per call)  # onnxruntime severity: 0 verbose .. 4 fatal
+ORT_LOG_ERRORS_ONLY = 3  # onnxruntime severity: 0 verbose .. 4 fatal
+DECODER_THREADS = 1  # intra-op threads of the decoder session (one token per call)
 ORT_TYPES = {
     "tensor(float)": np.float32,
     "tensor(float16)": np.float16,
@@ -41,6 +41,12 @@ ORT_TYPES = {
 
 class BackendError(RuntimeError):
     """A graph that cannot be loaded or run: one line, printed as is by the CLI."""
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none)."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 class FrontendFrames(NamedTuple):
@@ -189,6 +195,7 @@ class OnnxBackend(Backend):
         self._types: dict[str, dict[str, type]] = {}
         for graph in GRAPHS:
             path = manifest.graph_file(graph)
+            check_external_data(manifest, path)
             options = ort.SessionOptions()
             options.log_severity_level = ORT_LOG_ERRORS_ONLY
             # One decoder step is too small to split across threads; spinning worker threads
@@ -198,8 +205,7 @@ class OnnxBackend(Backend):
             try:
                 session = ort.InferenceSession(str(path), options, providers=chosen)
             except Exception as e:  # onnxruntime raises its own exception types
-                first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise BackendError(f"cannot load {path}: {first}") from e
+                raise BackendError(f"cannot load {path}: {first_line(e)}") from e
             names = {i.name: ORT_TYPES.get(i.type, np.float32) for i in session.get_inputs()}
             unknown = sorted(set(names) - set(GRAPH_INPUTS[graph]))
             if unknown:
@@ -213,7 +219,11 @@ class OnnxBackend(Backend):
         inputs = {
             k: np.asarray(v, dtype=types[k], order="C") for k, v in feeds.items() if k in types
         }
-        outputs = self.sessions[graph].run(None, inputs)
+        try:
+            outputs = self.sessions[graph].run(None, inputs)
+        except Exception as e:  # e.g. InvalidArgument: a manifest config the graph was not made for
+            path = self.manifest.graph_file(graph)
+            raise BackendError(f"{graph} graph {path} failed: {first_line(e)}") from e
         return [o if o.dtype != np.float16 else o.astype(np.float32) for o in outputs]
 
     def close(self) -> None:
@@ -245,3 +255,94 @@ def load_backend(
 
         return TensorRTBackend(manifest)
     raise BackendError(f"bundle {manifest.path}: unknown backend {kind!r}")
+
+
+def check_external_data(manifest: Manifest, path: Path) -> None:
+    """Refuse an ONNX graph that would make onnxruntime read a file the manifest does not list
+    (external data is resolved next to the graph, outside the bundle's checksums otherwise)."""
+    for location in onnx_external_data(path):
+        if location not in manifest.files:
+            raise BackendError(
+                f"{path} reads external data {location!r}, which is not listed in "
+                f"{manifest.path / MANIFEST_NAME}"
+            )
+
+
+# ---- external data of an ONNX graph, read without the onnx package (a device lacks it) -------
+# The protobuf messages that can hold a TensorProto: message -> {field number: message}.
+# (onnx.proto: ModelProto.graph 7, .training_info 20, .functions 25; GraphProto.node 1,
+# .initializer 5, .sparse_initializer 15; NodeProto.attribute 5; AttributeProto.t 5, .g 6,
+# .tensors 10, .graphs 11, .sparse_tensor 22, .sparse_tensors 23; TensorProto.external_data 13.)
+ONNX_CHILDREN: dict[str, dict[int, str]] = {
+    "model": {7: "graph", 20: "training", 25: "function"},
+    "training": {1: "graph", 2: "graph"},
+    "function": {7: "node"},
+    "graph": {1: "node", 5: "tensor", 15: "sparse"},
+    "node": {5: "attribute"},
+    "attribute": {5: "tensor", 6: "graph", 10: "tensor", 11: "graph", 22: "sparse", 23: "sparse"},
+    "sparse": {1: "tensor", 2: "tensor"},
+    "tensor": {13: "entry"},
+    "entry": {},
+}
+
+
+class _Malformed(Exception):
+    """Bytes that are not a protobuf message (the graph's own loader reports it)."""
+
+
+def _varint(buf: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if i >= len(buf) or shift > 63:
+            raise _Malformed
+        byte = buf[i]
+        value |= (byte & 0x7F) << shift
+        i, shift = i + 1, shift + 7
+        if byte < 0x80:
+            return value, i
+
+
+def _fields(buf: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(field number, start, end) of each length-delimited field of one message."""
+    i = start
+    while i < end:
+        key, i = _varint(buf, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            _, i = _varint(buf, i)
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        elif wire == 2:
+            size, i = _varint(buf, i)
+            if i + size > end:
+                raise _Malformed
+            yield number, i, i + size
+            i += size
+        else:  # groups (3, 4) are not in onnx.proto; 6, 7 do not exist
+            raise _Malformed
+    if i != end:
+        raise _Malformed
+
+
+def _locations(buf: bytes, start: int, end: int, kind: str) -> Iterator[str]:
+    if kind == "entry":
+        parts = {n: buf[a:b] for n, a, b in _fields(buf, start, end)}
+        if parts.get(1) == b"location":
+            yield parts.get(2, b"").decode("utf-8", "replace")
+        return
+    children = ONNX_CHILDREN[kind]
+    for number, a, b in _fields(buf, start, end):
+        if number in children:
+            yield from _locations(buf, a, b, children[number])
+
+
+def onnx_external_data(path: Path) -> list[str]:
+    """The external-data locations an ONNX file's tensors name ([] when it has none, or when
+    it is not a protobuf at all: loading it then fails with the loader's own message)."""
+    buf = path.read_bytes()
+    try:
+        return sorted(set(_locations(buf, 0, len(buf), "model")))
+    except (_Malformed, RecursionError):
+        return []

@@ -9,14 +9,19 @@ exporters write them with it, so both sides agree on one format. A bundle holds
     tokenizer.json
     frontend.* encoder.* decoder.*   (ONNX / TensorRT) or model.pte (ExecuTorch, 3 methods)
 
-`read_bundle` checks the format version and every checksum and raises `BundleError` with a
-one-line message on any mismatch.
+`read_bundle` checks the manifest's shape and format version, that every file the runtime
+reads (tokenizer.json, each graph file, any ONNX external-data file) is listed with a sha256
+under a plain name inside the bundle, and every checksum; it raises `BundleError` with a
+one-line message on any problem. Checksums catch corruption, not forgery: whoever can edit a
+graph can edit its sha256 too. The manifest's own sha256 (`Manifest.manifest_sha256`, printed
+by export and verify) pins a whole bundle: `read_bundle(path, expected_sha256=HEX)`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +34,36 @@ TOKENIZER_NAME = "tokenizer.json"
 BACKENDS = ("onnx", "executorch", "tensorrt")
 PRECISIONS = ("fp32", "fp16", "int8")
 GRAPHS = ("frontend", "encoder", "decoder")
+# A bundle's files are flat: plain names, no separators, no "..", so none can leave the bundle.
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]*")
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# Graph-spec fields that name a file the runtime may read ("onnx": TensorRT's source graph).
+GRAPH_FILE_FIELDS = ("file", "onnx")
+# manifest.json field -> the JSON types it may hold (the Manifest dataclass below).
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "format_version": (int,),
+    "config": (dict,),
+    "frontend": (dict,),
+    "special_ids": (dict,),
+    "backend": (str,),
+    "precision": (str,),
+    "files": (dict,),
+    "graphs": (dict,),
+    "exporter": (dict,),
+    "checkpoint_sha256": (str,),
+    "created": (str,),
+    "limits": (dict,),
+    "quantization": (dict,),
+    "source": (dict,),
+    "verify": (dict, type(None)),
+}
+OPTIONAL_FIELDS = ("limits", "quantization", "source", "verify")
+# EchoConfig dimensions the runtime sizes its caches and token budget with: positive integers.
+CONFIG_DIMS = ("d_model", "n_heads", "encoder_layers", "decoder_layers", "vocab_size")
+CONFIG_DIMS += ("max_target_len",)
+# Frontend constants the runtime's streaming arithmetic reads: non-negative integers.
+FRONTEND_INTS = ("sample_rate", "hop", "left_context", "lookahead")
+JSON_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", int: "a number"}
 
 # Input and output names of the three graphs, shared by every exporter and backend.
 # ONNX forbids an output named like an input, hence the "_out" on the returned caches.
@@ -92,26 +127,41 @@ class Manifest:
     precision: str
     files: dict  # file name -> {"sha256": str, "bytes": int}
     graphs: dict  # graph name -> {"file", "method"?, "inputs", "outputs", ...}
-    exporter: dict  # package -> version
+    exporter: dict  # package -> version ("echo-edge": the tool that wrote the bundle)
     checkpoint_sha256: str
     created: str  # ISO 8601, UTC
     limits: dict = field(default_factory=dict)  # max_samples, max_frames, max_target_len, ...
     quantization: dict = field(default_factory=dict)  # how int8 graphs were made
     source: dict = field(default_factory=dict)  # {"checkpoint": path or "shipped", "trained"}
     verify: dict | None = None  # the verify report of this bundle, added by `echo-edge verify`
+    # sha256 of manifest.json as read or last written (not stored in it): pins the bundle.
+    manifest_sha256: str = field(default="", compare=False)
 
     def file(self, name: str) -> Path:
-        """Path of one of the bundle's files."""
+        """Path of one of the bundle's files; only a listed (checksummed) file has one."""
+        if name not in self.files:
+            raise BundleError(f"bundle {self.path}: {name} is not listed in {MANIFEST_NAME}")
         return self.path / name
 
     def graph_file(self, graph: str) -> Path:
         """Path of the file holding a graph (frontend, encoder or decoder)."""
-        return self.path / self.graphs[graph]["file"]
+        return self.file(self.graphs[graph]["file"])
 
     def to_json(self) -> dict:
         d = asdict(self)
         d.pop("path")
+        d.pop("manifest_sha256")
         return d
+
+
+def exporter_version() -> str:
+    """The installed echo-edge version, stored in every manifest ("unknown" from a source tree)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("echo-edge")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def write_manifest(
@@ -129,7 +179,11 @@ def write_manifest(
     source: dict | None = None,
     verify: dict | None = None,
 ) -> Manifest:
-    """Checksum `files` (names inside `directory`) and write manifest.json -> the Manifest."""
+    """Checksum `files` (names inside `directory`) and write manifest.json -> the Manifest.
+
+    Raises BundleError when the result would not pass read_bundle (an unlisted graph file or
+    tokenizer, a name that is not plain), so an exporter cannot write a bundle no runtime reads.
+    """
     directory = Path(directory)
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {BACKENDS}")
@@ -151,7 +205,7 @@ def write_manifest(
         precision=precision,
         files=entries,
         graphs=graphs,
-        exporter=exporter,
+        exporter={"echo-edge": exporter_version(), **exporter},
         checkpoint_sha256=checkpoint_sha256,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         limits=limits or {},
@@ -159,6 +213,9 @@ def write_manifest(
         source=source or {},
         verify=verify,
     )
+    problem = manifest_problem(manifest.to_json())
+    if problem:
+        raise BundleError(f"bundle {directory}: {MANIFEST_NAME}: {problem}")
     save_manifest(manifest)
     return manifest
 
@@ -166,12 +223,17 @@ def write_manifest(
 def save_manifest(manifest: Manifest) -> Path:
     """(Re)write manifest.json; the manifest is not among its own checksummed files."""
     path = manifest.path / MANIFEST_NAME
-    path.write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
+    data = (json.dumps(manifest.to_json(), indent=2) + "\n").encode()
+    path.write_bytes(data)
+    manifest.manifest_sha256 = hashlib.sha256(data).hexdigest()
     return path
 
 
 def set_verify_report(path: str | Path, report: dict) -> Manifest:
-    """Store a verify report in a bundle's manifest (after checking the bundle)."""
+    """Store a verify report in a bundle's manifest (after checking the bundle).
+
+    This rewrites manifest.json, so the bundle's manifest sha256 changes: the returned
+    Manifest carries the new one."""
     manifest = read_bundle(path)
     manifest.verify = report
     save_manifest(manifest)
@@ -183,8 +245,33 @@ def is_bundle(path: str | Path) -> bool:
     return (Path(path) / MANIFEST_NAME).is_file()
 
 
-def read_bundle(path: str | Path, check_files: bool = True) -> Manifest:
-    """Read a bundle's manifest, check its format version and (by default) every checksum."""
+def foreign_content(path: str | Path) -> str | None:
+    """Why directory `path` is not a bundle this tool wrote, which only --force may replace
+    (None: a valid manifest of this format version and no file it does not list)."""
+    directory = Path(path)
+    if not is_bundle(directory):
+        return f"it has no {MANIFEST_NAME}"
+    try:
+        manifest = read_bundle(directory, check_files=False)
+    except BundleError as e:
+        return str(e).removeprefix(f"bundle {directory}: ")
+    ours = {*manifest.files, MANIFEST_NAME}
+    other = sorted(
+        p.name
+        for p in directory.iterdir()
+        if p.name not in ours or p.is_symlink() or not p.is_file()
+    )
+    if other:
+        shown = ", ".join(other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
+        return f"it holds {shown}, which its {MANIFEST_NAME} does not list"
+    return None
+
+
+def read_bundle(
+    path: str | Path, check_files: bool = True, expected_sha256: str | None = None
+) -> Manifest:
+    """Read a bundle's manifest, check its shape and format version and (by default) every
+    file. `expected_sha256`: the manifest.json sha256 the caller pinned (a hex string)."""
     directory = Path(path)
     manifest_path = directory / MANIFEST_NAME
     if not directory.is_dir():
@@ -192,33 +279,141 @@ def read_bundle(path: str | Path, check_files: bool = True) -> Manifest:
     if not manifest_path.is_file():
         raise BundleError(f"bundle {directory}: file {MANIFEST_NAME} is missing")
     try:
-        data = json.loads(manifest_path.read_text())
+        raw = manifest_path.read_bytes()  # hashed and parsed from the same bytes
+    except OSError as e:
+        raise BundleError(f"bundle {directory}: cannot read {MANIFEST_NAME} ({e.strerror})") from e
+    digest = hashlib.sha256(raw).hexdigest()
+    if expected_sha256 is not None and digest != expected_sha256.strip().lower():
+        raise BundleError(
+            f"bundle {directory}: {MANIFEST_NAME} has sha256 {digest}, not the expected "
+            f"{expected_sha256.strip().lower()}"
+        )
+    try:
+        data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise BundleError(f"bundle {directory}: {MANIFEST_NAME} is not valid JSON ({e})") from e
     if not isinstance(data, dict):
         raise BundleError(f"bundle {directory}: {MANIFEST_NAME} is not a JSON object")
-    version = data.get("format_version")
-    if version != FORMAT_VERSION:
-        raise BundleError(
-            f"bundle {directory}: format version {version}, this runtime reads {FORMAT_VERSION}"
-        )
-    try:
-        manifest = Manifest(path=directory, **data)
-    except TypeError as e:
-        raise BundleError(f"bundle {directory}: malformed {MANIFEST_NAME} ({e})") from e
+    problem = manifest_problem(data)
+    if problem:
+        raise BundleError(f"bundle {directory}: {MANIFEST_NAME}: {problem}")
+    manifest = Manifest(path=directory, **data, manifest_sha256=digest)
     if check_files:
         verify_files(manifest)
     return manifest
 
 
+def _type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _count(value: object, positive: bool = True) -> bool:
+    """A JSON integer (not a boolean) above zero, or at least zero."""
+    ok = isinstance(value, int) and not isinstance(value, bool)
+    return ok and (value > 0 if positive else value >= 0)
+
+
+def manifest_problem(data: dict) -> str | None:
+    """What makes parsed manifest.json data unusable, in a few words (None: nothing)."""
+    version = data.get("format_version")
+    if isinstance(version, str):
+        return f"format_version is the string {version!r}, not the number {FORMAT_VERSION}"
+    if version is None:
+        return "no format_version"
+    if version != FORMAT_VERSION or isinstance(version, bool):
+        return f"format version {version}, this runtime reads {FORMAT_VERSION}"
+    missing = [k for k in FIELD_TYPES if k not in data and k not in OPTIONAL_FIELDS]
+    if missing:
+        return f"no {', '.join(missing)}"
+    unknown = sorted(set(data) - set(FIELD_TYPES))
+    if unknown:
+        return f"unknown field {', '.join(map(repr, unknown))}"
+    for key, types in FIELD_TYPES.items():
+        if key in data and not isinstance(data[key], types):
+            want = " or ".join("null" if t is type(None) else JSON_TYPE_NAMES[t] for t in types)
+            return f"{key} is {_type_name(data[key])}, not {want}"
+    if data["backend"] not in BACKENDS:
+        return f"unknown backend {data['backend']!r}"
+    if data["precision"] not in PRECISIONS:
+        return f"unknown precision {data['precision']!r}"
+    return (
+        _config_problem(data["config"])
+        or _frontend_problem(data["frontend"])
+        or (_files_problem(data["files"], data["graphs"]))
+    )
+
+
+def _config_problem(config: dict) -> str | None:
+    for key in CONFIG_DIMS:
+        if key not in config:
+            return f"config has no {key}"
+        if not _count(config[key]):
+            return f"config {key} is {config[key]!r}, not a positive integer"
+    if config["d_model"] % config["n_heads"]:
+        return (
+            f"config d_model {config['d_model']} is not a multiple of n_heads {config['n_heads']}"
+        )
+    rate = config.get("max_tokens_per_second")
+    if rate is not None and not (isinstance(rate, (int, float)) and rate > 0):
+        return f"config max_tokens_per_second is {rate!r}, not a positive number"
+    return None
+
+
+def _frontend_problem(frontend: dict) -> str | None:
+    for key in FRONTEND_INTS:
+        if not _count(frontend.get(key), positive=key in ("sample_rate", "hop")):
+            return f"frontend {key} is {frontend.get(key)!r}, not a valid sample count"
+    return None
+
+
+def _files_problem(files: dict, graphs: dict) -> str | None:
+    """Every name plain, every entry with a sha256; tokenizer and graph files listed."""
+    for name, entry in files.items():
+        if not plain_name(name):
+            return f"file name {name!r} is not a plain name inside the bundle"
+        if not isinstance(entry, dict) or not SHA256_HEX.fullmatch(str(entry.get("sha256"))):
+            return f"file {name} has no sha256"
+        if "bytes" in entry and not _count(entry["bytes"], positive=False):
+            return f"file {name} has a size of {entry['bytes']!r} bytes"
+    if MANIFEST_NAME in files:
+        return f"{MANIFEST_NAME} lists itself"
+    if TOKENIZER_NAME not in files:
+        return f"{TOKENIZER_NAME} is not listed in files with a sha256"
+    for graph in GRAPHS:
+        if graph not in graphs:
+            return f"graph {graph} is missing from graphs"
+    for graph, spec in graphs.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("file"), str):
+            return f"graph {graph} names no file"
+        for key in GRAPH_FILE_FIELDS:
+            if key in spec and spec[key] not in files:
+                return f"graph {graph} reads {spec[key]!r}, which is not listed in files"
+    return None
+
+
+def plain_name(name: object) -> bool:
+    """A file name that stays inside the bundle directory: no separator, no "..", not absolute."""
+    return isinstance(name, str) and PLAIN_NAME.fullmatch(name) is not None and name != ".."
+
+
 def verify_files(manifest: Manifest) -> None:
-    """Raise BundleError on the first missing file or checksum mismatch."""
+    """Raise BundleError on the first missing file, link out of the bundle, size or checksum
+    mismatch. (The ONNX backend checks that no graph reads an unlisted external-data file.)"""
+    root = manifest.path.resolve()
     for name, entry in manifest.files.items():
         p = manifest.path / name
         if not p.is_file():
             raise BundleError(f"bundle {manifest.path}: file {name} is missing")
+        if p.resolve().parent != root:
+            raise BundleError(f"bundle {manifest.path}: file {name} is a link out of the bundle")
+        size = entry.get("bytes")
+        if size is not None and p.stat().st_size != size:
+            raise BundleError(
+                f"bundle {manifest.path}: {name} has {p.stat().st_size} bytes, not {size}"
+            )
         if sha256_file(p) != entry["sha256"]:
             raise BundleError(f"bundle {manifest.path}: checksum mismatch for {name}")
-    for graph, spec in manifest.graphs.items():
-        if spec.get("file") not in manifest.files:
-            raise BundleError(f"bundle {manifest.path}: graph {graph} has no checksummed file")

@@ -177,7 +177,10 @@ def test_out_is_never_clobbered(tmp_path: Path) -> None:
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "thesis.tex").write_text("precious")
-    with pytest.raises(ValueError, match="not empty and is not a bundle: pass --force"):
+    with pytest.raises(
+        ValueError,
+        match=r"busy is not a bundle echo-edge wrote \(it has no manifest.json\): pass --force",
+    ):
         check_out(busy, force=False)
     check_out(busy, force=True)
     (tmp_path / "file").write_text("x")
