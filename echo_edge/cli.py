@@ -232,8 +232,19 @@ def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
         print("interrupted", file=sys.stderr)
         return 130
     except (CLIError, FileNotFoundError, ValueError, RuntimeError, OSError) as e:
-        print(f"echo-edge: error: {e}", file=sys.stderr)
+        print(f"echo-edge: error: {one_line(e)}", file=sys.stderr)
+        return getattr(e, "exit_status", EXIT_FAILED)
+    except MemoryError:
+        print("echo-edge: error: out of memory", file=sys.stderr)
         return EXIT_FAILED
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: its first line, "path: strerror" for a bare OSError."""
+    if isinstance(error, OSError) and error.strerror and error.filename is not None:
+        return f"{error.filename}: {error.strerror}"
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,34 +36,92 @@ def _first(row: dict, keys: Sequence[str]) -> Any:
     return None
 
 
-def read_manifest(path: str | Path) -> list[dict]:
+class NoRowsError(ValueError):
+    """Nothing usable is left of a manifest (empty, every row bad or filtered): exit status 2."""
+
+    exit_status = 2
+
+
+def read_manifest(
+    path: str | Path, skipped: list[str] | None = None, check_audio: bool = False
+) -> list[dict]:
     """Rows of a JSONL manifest; "audio" resolved against the manifest's directory.
 
     Accepts our corpus manifests and any JSONL with an audio path ("audio",
     "audio_filepath" or "path") and a transcript ("text", "transcript" or "sentence");
-    other fields are kept. Raises ValueError naming the line of a malformed row.
+    other fields are kept. A malformed row (bad JSON or UTF-8, no audio or text, with
+    `check_audio` an audio path that is not a non-empty file) raises ValueError naming the
+    file and line, or, given a `skipped` list, is left out and described there.
     """
+    from echo_edge.audio import AudioError, check_audio_file
+
     path = Path(path)
     if not path.is_file():
+        if path.is_dir():
+            raise ValueError(f"{path}: is a directory, not a JSONL manifest")
         raise FileNotFoundError(f"manifest not found: {path}")
     base = path.resolve().parent
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
+    try:
+        with open(path, "rb") as f:
+            lines = list(f)
+    except OSError as e:
+        raise ValueError(f"{path}: cannot be read ({e.strerror or e})") from None
+    for lineno, raw in enumerate(lines, 1):
+        try:
+            row = _parse_row(raw, lineno == 1)
+            if row is None:
                 continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{lineno}: a row must be a JSON object")
-            audio, text = _first(row, AUDIO_KEYS), _first(row, TEXT_KEYS)
-            if audio is None or text is None:
-                raise ValueError(f'{path}:{lineno}: a row needs "audio" and "text"')
-            audio_path = base / Path(str(audio)).expanduser()
-            rows.append({**row, "audio": str(audio_path), "text": str(text)})
+            audio_path = base / Path(str(row["audio"])).expanduser()
+            if check_audio:
+                try:
+                    check_audio_file(audio_path)
+                except AudioError as e:
+                    raise ValueError(f"audio {e}") from None
+        except ValueError as e:
+            problem = f"{path}:{lineno}: {e}"
+            if skipped is None:
+                raise ValueError(problem) from None
+            skipped.append(problem)
+            continue
+        rows.append({**row, "audio": str(audio_path), "text": str(row["text"])})
     return rows
+
+
+def _parse_row(raw: bytes, first: bool) -> dict | None:
+    """One manifest line -> the row with "audio" and "text" set (None for a blank line)."""
+    try:
+        line = raw.decode("utf-8-sig" if first else "utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"not UTF-8 (byte {e.start})") from None
+    if not line.strip():
+        return None
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"invalid JSON ({e.msg})") from None
+    if not isinstance(row, dict):
+        raise ValueError("a row must be a JSON object")
+    audio, text = _first(row, AUDIO_KEYS), _first(row, TEXT_KEYS)
+    if audio is None or text is None:
+        raise ValueError('a row needs "audio" and "text"')
+    if not isinstance(audio, str) or not audio.strip():
+        raise ValueError(f'"audio" must be a file path, got {audio!r}')
+    return {**row, "audio": audio, "text": text}
+
+
+def skipped_summary(
+    skipped: Sequence[str], total: int, source: str | Path | None = None, shown: int = 3
+) -> str:
+    """One line: how many rows were skipped, of how many, and the first few reasons
+    ("<source>:<n>: why" shortened to "line <n>: why")."""
+    prefix = f"{source}:" if source is not None else None
+    reasons = [
+        f"line {r[len(prefix) :]}" if prefix and r.startswith(prefix) else r
+        for r in skipped[:shown]
+    ]
+    more = f"; and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return f"skipped {len(skipped)} of {total} rows ({'; '.join(reasons)}{more})"
 
 
 def read_librispeech(root: str | Path, with_duration: bool = True) -> list[dict]:
@@ -104,8 +162,19 @@ def read_librispeech(root: str | Path, with_duration: bool = True) -> list[dict]
 def row_duration(row: dict) -> float:
     """Duration in seconds: the row's "duration" or, failing that, the file header."""
     if row.get("duration") is not None:
-        return float(row["duration"])
-    return float(sf.info(row["audio"]).duration)
+        duration = float(row["duration"])
+        if not duration >= 0 or duration == float("inf"):
+            raise ValueError(f"{row['audio']}: duration must be a finite number >= 0")
+        return duration
+    try:
+        return float(sf.info(row["audio"]).duration)
+    except (RuntimeError, OSError, ValueError, TypeError) as e:
+        raise ValueError(f"{row['audio']}: unreadable audio ({_oneline(e)})") from None
+
+
+def _oneline(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 class SpeechDataset(Dataset):
@@ -127,11 +196,22 @@ class SpeechDataset(Dataset):
     ) -> None:
         if speed_perturb is not None and not 0 < speed_perturb[0] <= speed_perturb[1]:
             raise ValueError(f"speed perturbation needs 0 < low <= high, got {speed_perturb}")
-        durations = [row_duration(r) for r in rows]
-        keep = [i for i, d in enumerate(durations) if max_seconds is None or d <= max_seconds]
+        durations: list[float | None] = []
+        self.unreadable: list[str] = []  # rows left out because their audio cannot be read
+        for row in rows:
+            try:
+                durations.append(row_duration(row))
+            except ValueError as e:
+                durations.append(None)
+                self.unreadable.append(str(e))
+        keep = [
+            i
+            for i, d in enumerate(durations)
+            if d is not None and (max_seconds is None or d <= max_seconds)
+        ]
         self.rows = [rows[i] for i in keep]
         self.lengths = [int(durations[i] * SAMPLE_RATE) for i in keep]
-        self.dropped = len(rows) - len(keep)
+        self.dropped = len(rows) - len(keep) - len(self.unreadable)  # longer than max_seconds
         self.tokenizer = tokenizer
         self.speed_perturb = speed_perturb
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+from typing import TextIO
 
 # Row field -> group key of a manifest row (our corpus manifests carry "voice" and "augment").
 GROUPS = {
@@ -27,17 +29,19 @@ def evaluate(
     limit: int | None = None,
     by: tuple[str, ...] = ("condition",),
     progress: bool = False,
+    log: TextIO | None = None,
 ) -> dict:
     """Greedy decoding of the first `limit` rows: WER/CER overall and per group of each `by`
     key ("wer_clean"/"wer_noisy" for the condition groups), TF loss and accuracy, and the
-    hypotheses."""
+    hypotheses. Bad rows (bad JSON, missing text or audio, unreadable audio) are skipped and
+    counted ("skipped"; one line on `log` names the first few); NoRowsError if none is left."""
     import torch
     import torch.nn.functional as F
     from tqdm import tqdm
 
-    from echo_edge.audio import load_audio
+    from echo_edge.audio import AudioError, load_audio
     from echo_edge.checkpoint import load_checkpoint
-    from echo_edge.data import read_manifest
+    from echo_edge.data import NoRowsError, read_manifest, skipped_summary
     from echo_edge.decoding import strip_special
     from echo_edge.metrics import char_error_rate, word_error_rate
     from echo_edge.tokenizer import default_tokenizer
@@ -48,25 +52,38 @@ def evaluate(
     model, _ = load_checkpoint(checkpoint)
     model.eval()
     tok = default_tokenizer()
-    rows = read_manifest(manifest)[:limit]
-    if not rows:
-        raise ValueError(f"{manifest}: no rows to evaluate")
-    refs, hyps = [], []
+    skipped: list[str] = []
+    listed = read_manifest(manifest, skipped, check_audio=True)
+    total = len(listed) + len(skipped)
+    rows, refs, hyps = [], [], []
     nll = correct = count = 0.0
     with torch.no_grad():
-        for row in tqdm(rows, desc="eval", unit="utt", disable=not progress):
-            wave = torch.from_numpy(load_audio(row["audio"]))[None]  # (1, N)
+        for row in tqdm(listed[:limit], desc="eval", unit="utt", disable=not progress):
+            try:
+                audio = load_audio(row["audio"])
+            except AudioError as e:  # unreadable audio costs this row only
+                skipped.append(str(e))
+                continue
+            wave = torch.from_numpy(audio)[None]  # (1, N)
             hyps.append(tok.decode(strip_special(model.generate(wave)[0].tolist())))
             refs.append(row["text"])
+            rows.append(row)
             labels = torch.tensor([tok.encode(row["text"]) + [tok.eos_id]])  # (1, L)
             logits = model(wave, labels=labels)["logits"][0]  # (L, V)
             nll += float(F.cross_entropy(logits.float(), labels[0], reduction="sum"))
             correct += float((logits.argmax(-1) == labels[0]).sum())
             count += labels.shape[1]
+    if skipped:
+        summary = skipped_summary(skipped, total, manifest)
+        print(f"echo-edge: warning: {manifest}: {summary}", file=log or sys.stderr)
+    if not rows:
+        why = f": {skipped_summary(skipped, total, manifest)}" if skipped else " (it is empty)"
+        raise NoRowsError(f"{manifest}: no rows to evaluate{why}")
     out: dict = {
         "wer": word_error_rate(refs, hyps),
         "cer": char_error_rate(refs, hyps),
         "n": len(rows),
+        "skipped": len(skipped),
         "tf_loss": nll / count,
         "tf_token_accuracy": correct / count,
     }
@@ -89,10 +106,16 @@ def evaluate(
     return out
 
 
+def positive_int(text: str) -> int:
+    from echo_edge.cli import number
+
+    return number(1, None, integer=True)(text)
+
+
 def add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", nargs="?", help="checkpoint directory (default: shipped model)")
     p.add_argument("--data", required=True, help="JSONL manifest (ours, or any with audio+text)")
-    p.add_argument("--limit", type=int, help="first N rows only")
+    p.add_argument("--limit", type=positive_int, help="first N rows only")
     p.add_argument(
         "--by",
         nargs="+",

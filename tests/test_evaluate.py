@@ -83,8 +83,39 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys) -> None:
     assert err.startswith("echo-edge: error:") and "missing.jsonl" in err
     assert len(err.splitlines()) == 1
     (tmp_path / "m.jsonl").write_text("")
-    assert main(["eval", "--data", str(tmp_path / "m.jsonl"), "--limit", "0"]) == 1
-    assert "--limit must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        main(["eval", "--data", str(tmp_path / "m.jsonl"), "--limit", "0"])
+    assert e.value.code == 2
+    assert "argument --limit: must be >= 1" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["eval", "--data", str(tmp_path / "m.jsonl"), "--by", "colour"])
     assert e.value.code == 2
+
+
+def test_bad_rows_are_skipped_counted_and_named(corpus, capsys) -> None:
+    ckpt, manifest = corpus
+    good = manifest.read_text().splitlines()
+    (manifest.parent / "broken.wav").write_bytes(b"RIFF garbage")
+    bad = [
+        "{not json",
+        json.dumps({"audio": "u0.wav"}),
+        json.dumps({"audio": "absent.wav", "text": "gone"}),
+        json.dumps({"audio": "broken.wav", "text": "broken"}),
+    ]
+    mixed = manifest.with_name("mixed.jsonl")
+    mixed.write_text("\n".join([good[0], *bad, good[1]]) + "\n")
+    report = evaluate(ckpt, mixed, by=("condition",))
+    assert report["n"] == 2 and report["skipped"] == 4
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "skipped 4 of 6 rows" in err[0]
+    assert "mixed.jsonl: skipped" in err[0] and "line 2: invalid JSON" in err[0]
+    assert "line 3: a row needs" in err[0] and "absent.wav: no such file" in err[0]
+
+
+def test_no_usable_row_is_exit_2(tmp_path, capsys) -> None:
+    torch.manual_seed(0)
+    Echo(tiny_config()).save_pretrained(tmp_path / "ckpt")
+    (tmp_path / "m.jsonl").write_text('{"audio": "absent.wav", "text": "x"}\n\n')
+    assert main(["eval", str(tmp_path / "ckpt"), "--data", str(tmp_path / "m.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "no rows to evaluate" in err and "absent.wav" in err
