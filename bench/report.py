@@ -112,14 +112,31 @@ def markdown_table(results: dict) -> str:
         row += [fmt(encoder.get(x), 1) for x in lengths]
         row += [fmt(s["decoder"]["ms_per_token"], 2), pair(s["final_latency"])]
         row += [pair(s["final_latency_5s"]), sig(s["offline"]["rtf"])]
-        row += [
-            fmt(s.get("speedup"), 2) + ("x" if s.get("speedup") else ""),
-            fmt(s["offline"]["wer"], 3),
-        ]
+        row += [fmt(s.get("speedup"), 2) + ("x" if s.get("speedup") else ""), wer_cell(s)]
         if cold:
             row.append(fmt((s.get("cold_start") or {}).get("median_s"), 2))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+def wer_cell(s: dict) -> str:
+    """WER in % with its word errors and reference words: "27.3 % (18/66)"."""
+    wer = s["offline"].get("wer")
+    transcripts = s["offline"].get("transcripts") or []
+    words = sum(len(t["ref"].split()) for t in transcripts)
+    if wer is None:
+        return "-"
+    return f"{100 * wer:.1f} % ({round(wer * words)}/{words})" if words else f"{100 * wer:.1f} %"
+
+
+LEGEND = (
+    "Columns: size on disk; load time; peak resident memory; frontend ms per second of audio; "
+    "encoder ms for one call on N s of speech (median); decoder ms per token; end of speech -> "
+    "final text, p50/p95 (all eval utterances, and 5 s of speech); offline real-time factor; "
+    "speedup over the PyTorch reference; WER with word errors / reference words; cold start "
+    "of `echo-edge transcribe` to its first line. Definitions in full under "
+    '"What is measured".'
+)
 
 
 def notes(results: dict) -> list[str]:
@@ -224,6 +241,8 @@ def results_markdown(results: dict) -> str:
         "",
         "## Results",
         markdown_table(results),
+        "",
+        LEGEND,
         "",
     ]
     extra = notes(results)

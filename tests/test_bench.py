@@ -18,7 +18,7 @@ import pytest
 
 from echo_edge.bench.machine import cpu_flags, cpu_model, machine_slug, read_cpuinfo
 from echo_edge.bench.measure import median, percentile
-from echo_edge.bench.report import evaluate_targets, markdown_table
+from echo_edge.bench.report import evaluate_targets, markdown_table, wer_cell
 from tests.test_runtime import ROOT, tiny_bundle_root
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -100,9 +100,16 @@ def test_markdown_table_has_a_row_per_system() -> None:
     assert "enc 60 s ms" in lines[0] and "cold start" not in lines[0]
     ref, int8, broken = lines[2:]
     assert ref.startswith("| ref | pytorch fp32 | cpu | 2.50 | 0.50 | 120 | 3.25 | 4.0 | - |")
-    assert "| 0.75 | 10.0 / 20.0 | 10.0 / 40.0 | 0.01 | 30.00x | 0.125 |" in int8
+    assert "| 0.75 | 10.0 / 20.0 | 10.0 / 40.0 | 0.01 | 30.00x | 12.5 % |" in int8
     assert "FAILED" in broken
     assert all(line.count("|") == lines[0].count("|") for line in lines)
+
+
+def test_wer_cell_gives_word_errors_and_reference_words() -> None:
+    s = {"offline": {"wer": 0.25, "transcripts": [{"ref": "a b c"}, {"ref": "d e f g h"}]}}
+    assert wer_cell(s) == "25.0 % (2/8)"
+    assert wer_cell({"offline": {"wer": 0.5}}) == "50.0 %"
+    assert wer_cell({"offline": {"wer": None}}) == "-"
 
 
 def test_targets_compare_the_best_bundle_without_adjusting() -> None:
@@ -193,6 +200,7 @@ def test_crashing_system_is_reported_and_the_others_still_run(tmp_path: Path, ca
     (broken / "encoder.onnx").write_bytes(b"not an onnx graph")  # checksums made to agree:
     manifest = read_bundle(broken, check_files=False)  # the parent's check passes,
     manifest.files["encoder.onnx"]["sha256"] = sha256_file(broken / "encoder.onnx")
+    manifest.files["encoder.onnx"]["bytes"] = (broken / "encoder.onnx").stat().st_size
     save_manifest(manifest)  # the worker's session load fails
     common = ["--lengths", "1", "--repeats", "1", "--warmup", "0", "--limit", "1"]
     status = bench(broken, good, "--no-reference", *common, "--out", tmp_path / "out")
