@@ -198,8 +198,11 @@ class SpeechDataset(Dataset):
             raise ValueError(f"speed perturbation needs 0 < low <= high, got {speed_perturb}")
         durations: list[float | None] = []
         self.unreadable: list[str] = []  # rows left out because their audio cannot be read
+        from echo_edge.audio import check_audio_file
+
         for row in rows:
             try:
+                check_audio_file(row["audio"])  # a stat: even rows that carry a duration
                 durations.append(row_duration(row))
             except ValueError as e:
                 durations.append(None)

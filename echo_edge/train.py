@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -18,7 +20,13 @@ from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallba
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from echo_edge.config import EchoConfig, preset
-from echo_edge.data import SpeechCollator, SpeechDataset, read_manifest
+from echo_edge.data import (
+    NoRowsError,
+    SpeechCollator,
+    SpeechDataset,
+    read_manifest,
+    skipped_summary,
+)
 from echo_edge.decoding import strip_special
 from echo_edge.hf import EchoForSpeechSeq2Seq, EchoHFConfig
 from echo_edge.metrics import TokenStats, char_error_rate, word_error_rate
@@ -113,22 +121,74 @@ def config_from_args(args: argparse.Namespace, vocab_size: int) -> EchoConfig:
 
 
 def training_rows(manifests: list[str], hold_out: list[str]) -> list[dict]:
-    """The rows of every training manifest, less those whose text a hold-out manifest has."""
-    rows = [row for path in manifests for row in read_manifest(path)]
-    held = {normalize_text(row["text"]) for path in hold_out for row in read_manifest(path)}
+    """The rows of every training manifest, less those whose text a hold-out manifest has.
+
+    Bad rows (bad JSON or UTF-8, no audio or text) are skipped and named in one line on
+    stderr; NoRowsError when nothing is left."""
+    skipped: list[str] = []
+    rows, total = [], 0
+    for path in manifests:
+        before = len(skipped)
+        read = read_manifest(path, skipped)
+        total += len(read) + len(skipped) - before
+        rows += read
+    if skipped:
+        print(f"echo-edge: warning: --train: {skipped_summary(skipped, total)}", file=sys.stderr)
+    if not rows:
+        why = "every row is bad" if skipped else "the manifests are empty"
+        raise NoRowsError(f"--train {' '.join(map(str, manifests))}: no training rows ({why})")
+    held = {normalize_text(row["text"]) for path in hold_out for row in read_manifest(path, [])}
     kept = [row for row in rows if normalize_text(row["text"]) not in held]
     if held:
         print(
             f"training rows: {len(kept)} of {len(rows)} (dropped {len(rows) - len(kept)} held out)"
         )
+    if not kept:
+        raise NoRowsError(
+            f"no training rows left: all {len(rows)} have a text in --hold-out "
+            f"{' '.join(map(str, hold_out))}"
+        )
     return kept
+
+
+def training_dataset(rows: list[dict], tokenizer: EchoTokenizer, args: argparse.Namespace):  # noqa: ANN201
+    """SpeechDataset of the rows that can be read and are at most --max-seconds long."""
+    dataset = SpeechDataset(
+        rows,
+        tokenizer,
+        max_seconds=args.max_seconds,
+        speed_perturb=tuple(args.speed_perturb) if args.speed_perturb else None,
+    )
+    if dataset.unreadable:
+        summary = skipped_summary(dataset.unreadable, len(rows))
+        print(f"echo-edge: warning: --train: unreadable audio, {summary}", file=sys.stderr)
+    if not len(dataset):
+        raise NoRowsError(
+            f"no training rows left: of {len(rows)}, {dataset.dropped} are longer than "
+            f"--max-seconds {args.max_seconds:g} and {len(dataset.unreadable)} unreadable"
+        )
+    return dataset
+
+
+def check_out_dir(out: str) -> None:
+    """Create --out now (not after the first training steps) or fail naming it."""
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"--out {out}: cannot create the directory ({e.strerror or e})") from None
+    if not os.access(out, os.W_OK):
+        raise ValueError(f"--out {out}: the directory is not writable")
 
 
 def build_trainer(args: argparse.Namespace, config: EchoConfig | None = None) -> EchoTrainer:
     """Trainer for the parsed `echo-edge train` arguments; `config` overrides the preset."""
     tokenizer = default_tokenizer()
-    train_rows = training_rows(args.train, args.hold_out)
-    dev_rows = read_manifest(args.dev)[: args.max_eval] if args.dev else []
+    train_ds = training_dataset(training_rows(args.train, args.hold_out), tokenizer, args)
+    dev_rows = read_manifest(args.dev, [], check_audio=True)[: args.max_eval] if args.dev else []
+    dev_ds = SpeechDataset(dev_rows, tokenizer) if dev_rows else None
+    if dev_ds is not None and not len(dev_ds):
+        raise NoRowsError(f"--dev {args.dev}: no readable rows")
+    check_out_dir(args.out)
     if args.init:
         base = Echo.from_pretrained(args.init)
         model = EchoForSpeechSeq2Seq.from_echo(base)
@@ -136,13 +196,6 @@ def build_trainer(args: argparse.Namespace, config: EchoConfig | None = None) ->
         torch.manual_seed(args.seed)
         cfg = config or config_from_args(args, tokenizer.vocab_size)
         model = EchoForSpeechSeq2Seq(EchoHFConfig(echo=cfg.to_dict()))
-    train_ds = SpeechDataset(
-        train_rows,
-        tokenizer,
-        max_seconds=args.max_seconds,
-        speed_perturb=tuple(args.speed_perturb) if args.speed_perturb else None,
-    )
-    dev_ds = SpeechDataset(dev_rows, tokenizer) if dev_rows else None
     cuda = torch.cuda.is_available()
     targs = Seq2SeqTrainingArguments(
         output_dir=args.out,

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from echo_edge.cli import number, workers_arg
 from echo_edge.config import FEATURES, SCORES
+
+POSITIVE_INT = number(1, integer=True)
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
@@ -24,7 +27,7 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--score", default="dot", choices=SCORES)
     p.add_argument(
         "--silence-scale",
-        type=float,
+        type=number(0.0, 1.0),
         default=1e-3,
         help="ε for silent keys; 1 = off, 0 = hard mask",
     )
@@ -35,24 +38,42 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--betweenness", action="store_true", help="bRoPE betweenness offsets")
     p.add_argument("--learned-freq", action="store_true", help="learn rotary frequencies")
     p.add_argument("--no-cross-gate", action="store_true", help="no gate on cross-attention")
-    p.add_argument("--ctc-weight", type=float, default=0.3, help="auxiliary encoder CTC loss")
-    p.add_argument("--pad-to-seconds", type=float, help="pad/truncate every batch (seeds: 30)")
+    p.add_argument(
+        "--ctc-weight",
+        type=number(0.0, 1.0, below=True),
+        default=0.3,
+        help="auxiliary encoder CTC loss",
+    )
+    p.add_argument(
+        "--pad-to-seconds",
+        type=number(0.0, 600.0, above=True),
+        help="pad/truncate every batch (seeds: 30)",
+    )
     p.add_argument(
         "--speed-perturb",
-        type=float,
+        type=number(0.1, 10.0),
         nargs=2,
         metavar=("LOW", "HIGH"),
         help="play each training item at a speed drawn from [LOW, HIGH] anew every epoch "
         "(e.g. 0.85 1.15); default off",
     )
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--warmup-steps", type=int, default=300)
-    p.add_argument("--epochs", type=float, default=10.0)
-    p.add_argument("--max-steps", type=int, default=-1, help="overrides --epochs when > 0")
-    p.add_argument("--max-seconds", type=float, default=12.0, help="skip longer utterances")
-    p.add_argument("--eval-steps", type=int, default=500)
-    p.add_argument("--max-eval", type=int, default=200, help="dev utterances per evaluation")
-    p.add_argument("--workers", type=int, default=2, help="data loader workers")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=POSITIVE_INT, default=16)
+    p.add_argument("--lr", type=number(0.0, 10.0, above=True), default=2e-3)
+    p.add_argument("--warmup-steps", type=number(0, integer=True), default=300)
+    p.add_argument("--epochs", type=number(0.0, 1e6, above=True), default=10.0)
+    p.add_argument(
+        "--max-steps", type=number(-1, integer=True), default=-1, help="overrides --epochs when > 0"
+    )
+    p.add_argument(
+        "--max-seconds",
+        type=number(0.0, 3600.0, above=True),
+        default=12.0,
+        help="skip longer utterances",
+    )
+    p.add_argument("--eval-steps", type=POSITIVE_INT, default=500)
+    p.add_argument(
+        "--max-eval", type=POSITIVE_INT, default=200, help="dev utterances per evaluation"
+    )
+    p.add_argument("--workers", type=workers_arg, default=2, help="data loader workers")
+    p.add_argument("--seed", type=number(0, 2**32 - 1, integer=True), default=0)
     p.add_argument("--resume", action="store_true", help="resume from the last checkpoint in --out")
