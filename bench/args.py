@@ -54,7 +54,7 @@ def add_bench_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="utterance lengths (seconds) of the encoder sweep",
     )
     parser.add_argument(
-        "--out", metavar="DIR", help="output directory; None: bench/results/<machine slug>"
+        "--out", metavar="DIR", help="output directory (default: ./bench-results/<machine slug>)"
     )
     parser.add_argument(
         "--cold-start",

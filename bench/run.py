@@ -30,7 +30,9 @@ from typing import Any
 from echo_edge.bench.args import add_bench_args, check_bench_args
 from echo_edge.bench.machine import describe_machine, pin, pinned_cpus
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# Default output: under the current directory, never inside the installed package (a checkout
+# commits its figures with --out bench/results/<machine slug>).
+RESULTS_DIR = Path("bench-results")
 COLD_START_RUNS = 3  # fresh `echo-edge transcribe` processes per bundle (median reported)
 COLD_START_TIMEOUT = 300.0  # seconds one of them may take
 ERROR_TAIL = 20  # stderr lines of a worker kept for its failure message
