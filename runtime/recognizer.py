@@ -3,7 +3,9 @@
 `Recognizer.from_bundle(path)` verifies the manifest (format version, sha256 of every file),
 loads the backend the bundle was exported for and its tokenizer. It holds no per-audio
 state: `create_stream()` makes a `Stream` for that, and `transcribe_samples` /
-`transcribe_file` stream whole recordings of any length through one.
+`transcribe_file` stream whole recordings of any length through one. Every path takes
+audio as echo_edge.audio does (the same checks, scaling and clipping as a file) and removes
+DC (`highpass.remove_dc`) before the frontend; an empty array is an `AudioError`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from echo_edge import constants as C
+from echo_edge.audio import AudioError, to_mono_16k
 from echo_edge.runtime.backend import Backend, BackendError, CrossAttention, load_backend
 from echo_edge.runtime.bundle import TOKENIZER_NAME, BundleError, Manifest, read_bundle
 from echo_edge.runtime.decoding import DecodingOptions, greedy_decode, token_cap
+from echo_edge.runtime.highpass import remove_dc
 from echo_edge.runtime.stream import FrameBlock, IncrementalFrontend, Result, Stream, StreamOptions
 from echo_edge.tokenizer import EchoTokenizer
 
@@ -143,23 +147,39 @@ class Recognizer:
         return greedy_decode(self.backend, cross, cap, prefix)
 
     def features(self, samples: np.ndarray) -> FrameBlock:
-        """All frames of 16 kHz mono `samples` (zero outside them), in bounded frontend calls."""
+        """All frames of 16 kHz mono float32 `samples` (zero outside them), in bounded calls.
+
+        The bundle's frontend on exactly these samples, unconditioned (for parity with the
+        reference frontend); `conditioned_features` is what `recognize` and a Stream see.
+        """
         frontend = IncrementalFrontend(self.backend.frontend, *self.context)
         blocks = list(frontend.push(np.asarray(samples, np.float32), final=True))
         return FrameBlock(0, *(np.concatenate(s, axis=-1) for s in list(zip(*blocks))[1:]))
 
-    def recognize(self, samples: np.ndarray, options: DecodingOptions | None = None) -> Result:
-        """Transcribe one utterance of 16 kHz mono float32 audio in one pass (no endpointing)."""
-        samples = np.asarray(samples, np.float32)
+    def conditioned_features(
+        self, samples: np.ndarray, sample_rate: float = C.SAMPLE_RATE
+    ) -> FrameBlock:
+        """Frames of audio as every transcription path sees it: checked, mono 16 kHz, DC-free."""
+        return self.features(remove_dc(_checked(samples, sample_rate)))
+
+    def recognize(
+        self,
+        samples: np.ndarray,
+        sample_rate: float = C.SAMPLE_RATE,
+        options: DecodingOptions | None = None,
+    ) -> Result:
+        """Transcribe one utterance in one pass (no endpointing, no voice-activity check).
+
+        `samples`: (N,) or (N, channels), float in [-1, 1] or int16/int32 PCM, at 4-768 kHz.
+        """
+        samples = _checked(samples, sample_rate)
         seconds = len(samples) / C.SAMPLE_RATE
         if seconds > self.max_utterance_seconds:
             raise RecognizerError(
                 f"{seconds:.1f} s is longer than one utterance may be "
                 f"({self.max_utterance_seconds:.0f} s): use transcribe_samples or a Stream"
             )
-        if not np.isfinite(samples).all():
-            raise RecognizerError("audio contains NaN or infinite samples")
-        f = self.features(samples)
+        f = self.features(remove_dc(samples))
         tokens, _ = self.decode_features(
             f.mel[None], f.pitch[None], f.silence[None], f.wave[None], seconds, options
         )
@@ -186,13 +206,14 @@ class Recognizer:
     def transcribe_samples(
         self,
         samples: np.ndarray,
-        sample_rate: int = C.SAMPLE_RATE,
+        sample_rate: float = C.SAMPLE_RATE,
         options: StreamOptions | None = None,
     ) -> Transcript:
-        """Transcribe audio of any length (mono or (N, channels), any rate)."""
-        step = int(FILE_BLOCK_SECONDS * sample_rate)
+        """Transcribe in-memory audio of any length (as `recognize` takes it) through a Stream."""
+        samples = _checked(samples, sample_rate)
+        step = int(FILE_BLOCK_SECONDS * C.SAMPLE_RATE)
         blocks = (samples[i : i + step] for i in range(0, len(samples), step))
-        return self.transcribe_blocks(blocks, sample_rate, options)
+        return self.transcribe_blocks(blocks, C.SAMPLE_RATE, options)
 
     def transcribe_file(self, path: str | Path, options: StreamOptions | None = None) -> Transcript:
         """Transcribe an audio file of any length, read and streamed block by block."""
@@ -200,6 +221,14 @@ class Recognizer:
 
         blocks = iter_audio_blocks(path, block_seconds=FILE_BLOCK_SECONDS)
         return self.transcribe_blocks(blocks, C.SAMPLE_RATE, options)
+
+
+def _checked(samples: np.ndarray, sample_rate: float) -> np.ndarray:
+    """In-memory audio -> float32 mono 16 kHz in [-1, 1]; AudioError (a ValueError) if unusable."""
+    mono = to_mono_16k(samples, sample_rate)  # (N,)
+    if mono.size == 0:
+        raise AudioError("audio samples: contains no samples")
+    return mono
 
 
 __all__ = ["BackendError", "Recognizer", "RecognizerError", "Transcript"]

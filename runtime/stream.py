@@ -2,10 +2,18 @@
 
 `Stream.accept_waveform(sample_rate, samples)` runs the exported frontend only on the left
 context plus the new samples and keeps only the frames those samples determine
-(`constants.determined_frames`), so chunked frames equal offline frames. Voice activity
-comes from the frontend's own energy and voicing streams; an utterance starts on enough
-loud voiced frames, ends after a stretch of quiet (a final result) or at a maximum length,
-and is re-decoded for a partial result every refresh interval. Buffers hold at most one
+(`constants.determined_frames`), so chunked frames equal offline frames. Every input goes
+through echo_edge.audio's checks (the file path's: dtype, layout, rate, NaN, clipping) and
+the runtime's DC removal (`highpass.HighPass`) before the frontend.
+
+Voice activity comes from the frontend's own energy and voicing streams and adapts to the
+noise floor (the lowest frame energy of the last FLOOR_SECONDS): a frame is *active* when
+it is voiced and `noise_margin_db` above that floor (and never below the absolute
+`start_threshold_dbfs`). An utterance starts on enough active frames, ends after a stretch
+of quiet (a final result), or is cut at the quietest point of its last CUT_SEARCH_SECONDS
+when it reaches the maximum length; an utterance with too few active frames gives no
+text. Partials are re-decoded every refresh interval; finals always decode from scratch,
+so they never depend on whether partials were computed. Buffers hold at most one
 utterance plus a little context, however long the stream runs.
 """
 
@@ -20,8 +28,10 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from echo_edge import constants as C
+from echo_edge.audio import Resampler
 from echo_edge.runtime.backend import FrontendFrames
 from echo_edge.runtime.decoding import DecodingOptions
+from echo_edge.runtime.highpass import HighPass
 
 if TYPE_CHECKING:
     from echo_edge.runtime.recognizer import Recognizer
@@ -32,8 +42,14 @@ FRONTEND_MIN_FRAMES = 10  # new frames a streaming frontend call waits for (100 
 # differently (~1e-4 on log-mel), compute each frame the same way whatever the chunking.
 # Small, because a streaming call pays for the whole window however few frames are new.
 FRONTEND_MAX_FRAMES = 48
-START_WINDOW_SECONDS = 0.3  # the window in which loud voiced frames start an utterance
-STOP_HYSTERESIS_DB = 10.0  # speech goes on until energy falls this far below the start threshold
+START_WINDOW_SECONDS = 0.3  # the window in which active frames start an utterance
+# The noise floor is the lowest frame energy of this much past audio: long enough to span
+# the pauses of running speech, short enough to follow a noise that starts or grows.
+FLOOR_SECONDS = 2.0
+STOP_HYSTERESIS_DB = 6.0  # speech goes on until energy falls this far below the start threshold
+CUT_SEARCH_SECONDS = 3.0  # a long utterance is cut at the quietest point of its last 3 s ...
+CUT_SMOOTH_FRAMES = 11  # ... of energy averaged over 110 ms (centred) ...
+CUT_TOLERANCE_DB = 1.0  # ... taking the latest frame within this of the minimum
 END_PAD_SECONDS = 0.2  # audio kept after the last loud frame in a final
 MIN_UTTERANCE_FRAMES = 3  # the encoder's shortest input (20 ms)
 PARTIAL_LOAD = 0.5  # share of real time partial results may use; beyond it they come less often
@@ -43,16 +59,21 @@ PARTIAL_LOAD = 0.5  # share of real time partial results may use; beyond it they
 class StreamOptions:
     # Split the stream at pauses; False: one utterance until max_utterance_seconds or the end.
     endpointing: bool = True
-    # A voiced frame louder than this (dBFS) counts towards starting an utterance.
-    start_threshold_dbfs: float = -40.0
+    # Absolute floor (dBFS) of voice activity: a voiced frame counts towards starting an
+    # utterance when it is louder than this AND noise_margin_db above the tracked noise floor.
+    start_threshold_dbfs: float = -65.0
+    # How far (dB) a voiced frame must rise above the noise floor to count as speech.
+    noise_margin_db: float = 12.0
     # Periodicity (the pitch stream's 1 - min YIN d') that makes a frame count as voiced:
     # ~0.7-0.9 on vowels, ~0.1 on noise.
     voicing_threshold: float = 0.5
-    # Loud voiced audio needed within START_WINDOW_SECONDS to start an utterance.
+    # Active (voiced, above threshold) audio needed within START_WINDOW_SECONDS to start an
+    # utterance; an utterance with less in all gives no text.
     min_voiced_seconds: float = 0.05
     # Quiet (STOP_HYSTERESIS_DB under the start threshold) that ends an utterance.
     trailing_silence_seconds: float = 0.6
-    # Longer utterances are cut here (a final) and continue as a new one.
+    # Longer utterances are cut (a final) at the quietest point of their last few seconds
+    # and continue from there as a new one.
     max_utterance_seconds: float = 15.0
     # Audio kept before the detected start of speech.
     pre_roll_seconds: float = 0.25
@@ -62,12 +83,21 @@ class StreamOptions:
 
     def __post_init__(self) -> None:
         if not 0.1 <= self.max_utterance_seconds <= 60.0:
-            raise ValueError("max_utterance_seconds must be between 0.1 and 60")
-        for name in ("min_voiced_seconds", "trailing_silence_seconds", "pre_roll_seconds"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
-        if self.partial_interval_seconds < 0:
-            raise ValueError("partial_interval_seconds must be >= 0")
+            raise ValueError("the maximum utterance length must be between 0.1 and 60 s")
+        if not -100.0 <= self.start_threshold_dbfs <= 0.0:
+            raise ValueError("the start threshold must be between -100 and 0 dBFS")
+        if not 0.0 <= self.noise_margin_db <= 60.0:
+            raise ValueError("the noise margin must be between 0 and 60 dB")
+        if not 0.0 <= self.voicing_threshold <= 1.0:
+            raise ValueError("the voicing threshold must be between 0 and 1")
+        for name, what in (
+            ("min_voiced_seconds", "the minimum voiced time"),
+            ("trailing_silence_seconds", "the trailing silence"),
+            ("pre_roll_seconds", "the pre-roll"),
+            ("partial_interval_seconds", "the partial result interval"),
+        ):
+            if not getattr(self, name) >= 0:  # also refuses NaN
+                raise ValueError(f"{what} must be >= 0 s")
 
 
 @dataclass(frozen=True)
@@ -98,6 +128,7 @@ class StreamStats:
     audio_seconds: float = 0.0
     frontend_seconds: float = 0.0
     decode_seconds: float = 0.0  # encoder + decoder
+    vad_seconds: float = 0.0  # noise floor, voice activity and endpointing
     decoder_calls: int = 0
     partials: int = 0
     finals: int = 0
@@ -181,6 +212,26 @@ class IncrementalFrontend:
         )
 
 
+class NoiseFloor:
+    """The noise floor of a stream: the lowest frame energy (dBFS) of the last `frames` frames.
+
+    A sliding minimum follows a floor that drops at once and one that rises (noise starting,
+    a fan switched on) within `frames`; speech does not lift it, for its pauses and closures
+    are in every window of FLOOR_SECONDS. Frames before the first count as unknown (+inf), so
+    the floor of the first frames is theirs: a stream that opens on noise does not start.
+    """
+
+    def __init__(self, frames: int) -> None:
+        self._history = np.full(frames - 1, np.inf)  # the last frames - 1 energies
+
+    def update(self, energy: np.ndarray) -> np.ndarray:
+        """Energies (k,) of the next frames -> the floor (k,) at each (itself included)."""
+        span = np.concatenate([self._history, energy.astype(np.float64)])  # (frames - 1 + k,)
+        floor = np.lib.stride_tricks.sliding_window_view(span, len(self._history) + 1).min(-1)
+        self._history = span[len(span) - len(self._history) :]
+        return floor  # (k,)
+
+
 class FrameBuffer:
     """Frames of the open utterance (and a little before it) in fixed, preallocated arrays."""
 
@@ -189,6 +240,8 @@ class FrameBuffer:
         self.mel = np.zeros((C.N_MELS, capacity), np.float32)
         self.pitch = np.zeros((3, capacity), np.float32)
         self.silence = np.zeros(capacity, np.float32)
+        self.energy = np.zeros(capacity, np.float32)  # dBFS
+        self.active = np.zeros(capacity, bool)  # voiced and above the adaptive threshold
         self.wave = np.zeros(capacity * C.HOP, np.float32)
         self.first = 0  # global index of the first frame held
         self.size = 0
@@ -197,7 +250,8 @@ class FrameBuffer:
     def end(self) -> int:
         return self.first + self.size
 
-    def append(self, block: FrameBlock) -> None:
+    def append(self, block: FrameBlock, active: np.ndarray) -> None:
+        """Append a block of frames and their voice-activity flags (k,)."""
         k = block.energy.shape[0]
         assert block.first == self.end, (block.first, self.end)
         assert self.size + k <= self.capacity, "frame buffer overflow"
@@ -205,6 +259,8 @@ class FrameBuffer:
         self.mel[:, i : i + k] = block.mel
         self.pitch[:, i : i + k] = block.pitch
         self.silence[i : i + k] = block.silence
+        self.energy[i : i + k] = block.energy
+        self.active[i : i + k] = active
         self.wave[i * C.HOP : (i + k) * C.HOP] = block.wave
         self.size += k
 
@@ -217,9 +273,35 @@ class FrameBuffer:
         self.mel[:, :keep] = self.mel[:, n : self.size]
         self.pitch[:, :keep] = self.pitch[:, n : self.size]
         self.silence[:keep] = self.silence[n : self.size]
+        self.energy[:keep] = self.energy[n : self.size]
+        self.active[:keep] = self.active[n : self.size]
         self.wave[: keep * C.HOP] = self.wave[n * C.HOP : self.size * C.HOP]
         self.first += n
         self.size = keep
+
+    def active_frames(self, start: int, end: int) -> int:
+        """How many frames in [start, end) are voice-active."""
+        a, b = max(start - self.first, 0), min(end - self.first, self.size)
+        return int(self.active[a:b].sum()) if b > a else 0
+
+    def quietest_cut(self, lo: int, hi: int) -> int:
+        """The frame in [lo, hi) to cut a long utterance before: its quietest point.
+
+        Energy is averaged (as power) over CUT_SMOOTH_FRAMES centred frames, of those held;
+        of the frames within CUT_TOLERANCE_DB of the minimum, the latest wins, so a steady
+        signal with no pause is cut at the end and a pause is cut inside, never mid-word.
+        """
+        a, b = lo - self.first, hi - self.first
+        assert 0 <= a < b <= self.size, (lo, hi, self.first, self.size)
+        half = CUT_SMOOTH_FRAMES // 2
+        c, d = max(a - half, 0), min(b + half, self.size)
+        power = 10.0 ** (self.energy[c:d].astype(np.float64) / 10.0)  # (d - c,)
+        kernel = np.ones(CUT_SMOOTH_FRAMES)
+        total = np.convolve(power, kernel, mode="same")
+        count = np.convolve(np.ones_like(power), kernel, mode="same")
+        smooth = 10.0 * np.log10(total / count + C.ENERGY_EPS)[a - c : b - c]  # (b - a,) dB
+        quiet = np.flatnonzero(smooth <= smooth.min() + CUT_TOLERANCE_DB)
+        return lo + int(quiet[-1])
 
     def window(self, start: int, end: int) -> tuple[np.ndarray, ...]:
         """Batch-1 encoder inputs for frames [start, end): mel, pitch, silence, wave."""
@@ -255,8 +337,11 @@ class Stream:
         self._frontend = IncrementalFrontend(recognizer.backend.frontend, *recognizer.context)
         capacity = self._max + self._window + self._pre_roll + self._frontend.max_block + 2
         self._frames = FrameBuffer(capacity)
-        self._rate: int | None = None
-        self._resampler = None
+        self._floor = NoiseFloor(_frames(FLOOR_SECONDS))
+        self._search = _frames(CUT_SEARCH_SECONDS)
+        self._rate: float | None = None
+        self._resampler: Resampler | None = None
+        self._highpass = HighPass()
         self._finished = False
         self._recent: deque[bool] = deque(maxlen=self._window)
         self._voiced_count = 0
@@ -264,14 +349,19 @@ class Stream:
         self._start = 0  # first frame of the open utterance
         self._last_loud = 0  # last frame above the stop threshold
         self._last_partial = 0
-        self._prefix: tuple[int, ...] = ()
+        self._prefix: tuple[int, ...] = ()  # the last partial's tokens (partials only)
         self._utterance = 0
         self.partial: Result | None = None  # the latest partial of the open utterance
         self.stats = StreamStats()
 
     # ---- input ------------------------------------------------------------------------
-    def accept_waveform(self, sample_rate: int, samples: np.ndarray) -> list[Result]:
-        """Feed audio (mono, or (N, channels) averaged) at any rate -> new results."""
+    def accept_waveform(self, sample_rate: float, samples: np.ndarray) -> list[Result]:
+        """Feed audio -> new results.
+
+        `samples` as echo_edge.audio takes them: (N,) or (N, channels) (averaged), float in
+        [-1, 1] (clipped) or int16/int32 PCM (scaled), at 4-768 kHz (resampled to 16 kHz);
+        anything else raises a one-line ValueError. An empty chunk is fine (no results).
+        """
         if self._finished:
             raise ValueError("stream already finished: create a new one")
         x = self._to_16k(sample_rate, samples, last=False)
@@ -289,7 +379,7 @@ class Stream:
             if self.options.endpointing:
                 end = min(end, self._last_loud + 1 + self._end_pad)
             if end - self._start >= MIN_UTTERANCE_FRAMES:
-                results.append(self._final(end))
+                results += self._final(end, reopen=False)
         return results
 
     @property
@@ -297,30 +387,14 @@ class Stream:
         """Audio received so far (at 16 kHz)."""
         return self._frontend.received / C.SAMPLE_RATE
 
-    def _to_16k(self, sample_rate: int, samples: np.ndarray, last: bool) -> np.ndarray:
-        x = np.asarray(samples)
-        if x.ndim == 2:
-            x = x.mean(axis=1)
-        if x.ndim != 1:
-            raise ValueError(f"samples must be 1-D or (N, channels), got shape {x.shape}")
-        if np.issubdtype(x.dtype, np.integer):
-            x = x / float(np.iinfo(x.dtype).max + 1)
-        x = x.astype(np.float32, copy=False)
-        if not np.isfinite(x).all():
-            raise ValueError("audio contains NaN or infinite samples")
-        if int(sample_rate) <= 0:
-            raise ValueError(f"sample rate must be positive, got {sample_rate}")
-        if self._rate is None:
-            self._rate = int(sample_rate)
-        elif int(sample_rate) != self._rate:
-            raise ValueError(f"sample rate changed mid-stream ({self._rate} -> {sample_rate} Hz)")
-        if self._rate == C.SAMPLE_RATE:
-            return x
+    def _to_16k(self, sample_rate: float, samples: np.ndarray, last: bool) -> np.ndarray:
+        """Checked, mono, 16 kHz, clipped and DC-free: what the frontend gets."""
         if self._resampler is None:
-            from echo_edge.audio import Resampler
-
-            self._resampler = Resampler(self._rate)
-        return self._resampler(x, last=last)
+            self._resampler = Resampler(sample_rate)  # checks the rate
+            self._rate = sample_rate
+        elif sample_rate != self._rate:
+            raise ValueError(f"sample rate changed mid-stream ({self._rate} -> {sample_rate} Hz)")
+        return self._highpass(self._resampler(samples, last=last))
 
     def _feed(self, x: np.ndarray, final: bool) -> list[Result]:
         self.stats.audio_seconds += len(x) / C.SAMPLE_RATE
@@ -332,7 +406,8 @@ class Stream:
             results.extend(self._process(block))
         if self._in_speech and self._interval and not final:
             now = self._frames.end
-            if now - self._last_partial >= self._wait and now - self._start >= self._interval:
+            due = now - self._last_partial >= self._wait and now - self._start >= self._interval
+            if due and self._frames.active_frames(self._start, now) >= self._min_voiced:
                 t0 = time.perf_counter()
                 results.append(self._decode(self._start, now, final=False))
                 # Partials may take at most PARTIAL_LOAD of real time: wait longer if slow.
@@ -343,19 +418,23 @@ class Stream:
 
     # ---- endpointing ------------------------------------------------------------------
     def _process(self, block: FrameBlock) -> list[Result]:
-        self._frames.append(block)
+        t0 = time.perf_counter()
         opts = self.options
-        voiced = block.pitch[2] >= opts.voicing_threshold  # (k,) periodicity
-        starts = (block.energy >= opts.start_threshold_dbfs) & voiced
-        loud = block.energy >= opts.start_threshold_dbfs - STOP_HYSTERESIS_DB
+        threshold = np.maximum(  # (k,) dBFS: above the floor, and never below the absolute limit
+            self._floor.update(block.energy) + opts.noise_margin_db, opts.start_threshold_dbfs
+        )
+        active = (block.energy >= threshold) & (block.pitch[2] >= opts.voicing_threshold)
+        loud = block.energy >= threshold - STOP_HYSTERESIS_DB  # (k,)
+        self._frames.append(block, active)
+        self.stats.vad_seconds += time.perf_counter() - t0
         results = []
         for i in range(block.energy.shape[0]):
             frame = block.first + i
             if not self._in_speech:
                 if len(self._recent) == self._recent.maxlen:
                     self._voiced_count -= self._recent[0]
-                self._recent.append(bool(starts[i]))
-                self._voiced_count += bool(starts[i])
+                self._recent.append(bool(active[i]))
+                self._voiced_count += bool(active[i])
                 if self._voiced_count >= self._min_voiced:
                     first = frame + 1 - len(self._recent) - self._pre_roll
                     self._open(max(self._frames.first, first), frame)
@@ -363,10 +442,14 @@ class Stream:
             if loud[i]:
                 self._last_loud = frame
             if opts.endpointing and frame - self._last_loud >= self._trailing:
-                results.append(self._final(self._last_loud + 1 + self._end_pad))
+                results += self._final(self._last_loud + 1 + self._end_pad, reopen=False)
             elif frame + 1 - self._start >= self._max:
-                results.append(self._final(frame + 1))
-                self._open(frame + 1, frame)
+                # No pause ended it: cut at the quietest point of the last few seconds (in the
+                # second half of the utterance) and go on from there.
+                lo = max(frame + 1 - self._search, self._start + self._max // 2)
+                cut = self._frames.quietest_cut(lo, frame + 1) if lo < frame else frame + 1
+                results += self._final(cut, reopen=True)
+                self._last_loud = frame
         if not self._in_speech:
             self._frames.drop_before(self._frames.end - self._window - self._pre_roll)
         return results
@@ -380,24 +463,33 @@ class Stream:
         self._recent.clear()
         self._voiced_count = 0
 
-    def _final(self, end: int) -> Result:
+    def _final(self, end: int, reopen: bool) -> list[Result]:
+        """Close the open utterance at `end` -> its final, or nothing if it held no speech.
+
+        With `reopen` (or without endpointing) the next utterance starts at `end` at once.
+        """
         end = min(end, self._frames.end)
-        result = self._decode(self._start, end, final=True)
+        results = []
+        if self._frames.active_frames(self._start, end) >= self._min_voiced:
+            results.append(self._decode(self._start, end, final=True))
+            self._utterance += 1
         self._frames.drop_before(end)
         self._in_speech = False
         self._prefix = ()
         self.partial = None
-        self._utterance += 1
-        if not self.options.endpointing:
+        if reopen or not self.options.endpointing:
             self._open(end, end)
-        return result
+        return results
 
     # ---- decoding ---------------------------------------------------------------------
     def _decode(self, start: int, end: int, final: bool) -> Result:
         mel, pitch, silence, wave = self._frames.window(start, end)
         last_sample = min(end * C.HOP, self._frontend.received)
         seconds = (last_sample - start * C.HOP) / C.SAMPLE_RATE
-        prefix = self._prefix if self.options.decoding.verify_prefix else ()
+        # Finals decode from scratch: a prefix verified in one batched pass can differ from
+        # token-by-token decoding (int8 dynamic quantisation scales each call's activations
+        # apart), and a final must not depend on whether partials were computed.
+        prefix = self._prefix if self.options.decoding.verify_prefix and not final else ()
         t0 = time.perf_counter()
         tokens, calls = self.recognizer.decode_features(
             mel, pitch, silence, wave, seconds, self.options.decoding, prefix
