@@ -62,6 +62,8 @@ FLITE_STRETCH = (0.8, 1.25)  # duration_stretch: > 1 is slower
 # Planning estimates, measured on trimmed clean audio (realised / estimated = 1.0 +- 0.13).
 ESPEAK_DURATION_SCALE = 0.89  # seconds = scale * words * 60 / wpm
 FLITE_WORDS_PER_SECOND = 3.1  # at duration_stretch 1.0
+MAX_HOURS = 10000.0  # more is a typo (the plan alone would fill memory)
+MAX_WORKERS = 2 * (os.cpu_count() or 1)  # more processes only queue for the same cores
 
 
 @dataclass(frozen=True)
@@ -180,8 +182,8 @@ def plan_corpus(
     test_fraction: float = 0.05,
 ) -> list[Utterance]:
     """Draw every utterance of a corpus of about `hours` hours (estimated from word counts)."""
-    if hours <= 0:
-        raise RuntimeError(f"--hours must be positive, got {hours}")
+    if not 0 < hours <= MAX_HOURS:  # also refuses NaN and infinity (a plan that never ends)
+        raise RuntimeError(f"--hours must be > 0 and at most {MAX_HOURS:g}, got {hours}")
     for name, value in (("flite share", flite_share), ("clean fraction", clean_fraction)):
         if not 0 <= value <= 1:
             raise RuntimeError(f"{name} must be between 0 and 1, got {value}")
@@ -342,8 +344,8 @@ def synthesize_corpus(
     out_dir/synth.json) a summary: hours, utterances, voices and distinct words per split."""
     out_dir = Path(out_dir)
     workers = workers or os.cpu_count() or 1
-    if workers < 1:
-        raise RuntimeError(f"--workers must be at least 1, got {workers}")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise RuntimeError(f"--workers must be 1-{MAX_WORKERS} (0: one per CPU), got {workers}")
     if (out_dir / "train.jsonl").exists() and not overwrite:
         raise RuntimeError(f"{out_dir} already holds a corpus (use --overwrite to replace it)")
     started = time.perf_counter()
@@ -385,14 +387,30 @@ def synthesize_corpus(
 
 def add_synth_args(parser: argparse.ArgumentParser) -> None:
     """Arguments of `echo-edge data synth`."""
+    from echo_edge.cli import number, workers_arg
+
+    fraction = number(0.0, 1.0)
+    share = number(0.0, 1.0, below=True)
     parser.add_argument("--out", required=True, type=Path, help="corpus directory to write")
-    parser.add_argument("--hours", type=float, default=1.0, help="total audio to synthesise")
-    parser.add_argument("--seed", type=int, default=0, help="same seed, same corpus")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
-    parser.add_argument("--flite-share", type=float, default=0.15, help="utterances by flite")
-    parser.add_argument("--clean-fraction", type=float, default=0.5, help="train left clean")
-    parser.add_argument("--dev-fraction", type=float, default=0.05, help="share of hours")
-    parser.add_argument("--test-fraction", type=float, default=0.05, help="share of hours")
+    parser.add_argument(
+        "--hours",
+        type=number(0.0, MAX_HOURS, above=True),
+        default=1.0,
+        help="total audio to synthesise",
+    )
+    parser.add_argument(
+        "--seed", type=number(0, 2**32 - 1, integer=True), default=0, help="same seed, same corpus"
+    )
+    parser.add_argument(
+        "--workers",
+        type=workers_arg,
+        default=os.cpu_count() or 1,
+        help="processes (0: one per CPU)",
+    )
+    parser.add_argument("--flite-share", type=fraction, default=0.15, help="utterances by flite")
+    parser.add_argument("--clean-fraction", type=fraction, default=0.5, help="train left clean")
+    parser.add_argument("--dev-fraction", type=share, default=0.05, help="share of hours")
+    parser.add_argument("--test-fraction", type=share, default=0.05, help="share of hours")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing corpus")
 
 

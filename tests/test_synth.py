@@ -113,8 +113,11 @@ def test_same_seed_same_manifests(corpus: Path, tmp_path: Path) -> None:
 def test_bad_arguments_raise_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, corpus: Path
 ) -> None:
-    with pytest.raises(RuntimeError, match="--hours"):
-        synth.plan_corpus(0.0)
+    for hours in (0.0, -1.0, float("nan"), float("inf")):  # inf planned forever, nan nothing
+        with pytest.raises(RuntimeError, match="--hours"):
+            synth.plan_corpus(hours)
+    with pytest.raises(RuntimeError, match="--workers"):
+        synth.synthesize_corpus(tmp_path / "w", hours=0.01, workers=10_000, progress=False)
     with pytest.raises(RuntimeError, match="--overwrite"):
         synth.synthesize_corpus(corpus, hours=0.01, progress=False)
     monkeypatch.setattr(synth.shutil, "which", lambda name: None)
