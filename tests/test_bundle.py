@@ -64,6 +64,8 @@ def test_manifest_round_trip(tmp_path: Path) -> None:
     assert m.limits == {"max_samples": 1234} and m.verify is None
     assert m.created.endswith("Z") and is_bundle(bundle)
     assert MANIFEST_NAME not in m.files  # the manifest does not checksum itself
+    assert m.manifest_sha256 == sha256_file(bundle / MANIFEST_NAME)
+    assert set(m.exporter) == {"echo-edge", "torch"} and m.exporter["echo-edge"]
 
 
 def test_altered_file_is_a_checksum_mismatch(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from echo_edge.export.pipeline import export_bundle
 from echo_edge.export.quantize import synthesize_calibration
 from echo_edge.loopguard import trim
 from echo_edge.model import Echo
-from echo_edge.runtime.bundle import GRAPH_INPUTS, BundleError, Manifest, read_bundle
+from echo_edge.runtime.bundle import GRAPH_INPUTS, BundleError, Manifest, read_bundle, sha256_file
 from tests.conftest import export_in_worker, harmonic, tiny_config, write_calibration_manifest
 
 FP32_REL, FP32_LOGITS = 1e-4, 1e-4
@@ -184,7 +184,10 @@ def test_fp32_bundle_is_complete_and_says_what_it_did(fp32: tuple[Path, list[str
     assert sorted(m.files) == ["decoder.onnx", "encoder.onnx", "frontend.onnx", "tokenizer.json"]
     assert (m.backend, m.precision, m.checkpoint_sha256 != "untrained") == ("onnx", "fp32", True)
     assert m.exporter["torch"] == torch.__version__ and m.limits["max_target_len"] == 48
-    assert lines[0].startswith("[1/4]") and lines[-1].startswith("exported onnx fp32 bundle")
+    assert lines[0].startswith("[1/4]") and lines[-2].startswith("exported onnx fp32 bundle")
+    assert lines[-1] == f"manifest sha256 {sha256_file(bundle / 'manifest.json')}"
+    assert m.manifest_sha256 == sha256_file(bundle / "manifest.json")
+    assert m.exporter["echo-edge"] and m.files["tokenizer.json"]["sha256"]
     assert any("traced and checked" in line for line in lines)
     assert any(line.strip().startswith("encoder.onnx") and "KB" in line for line in lines)
     for graph in GRAPH_INPUTS:
