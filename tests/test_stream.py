@@ -176,3 +176,84 @@ def test_two_minute_soak_has_flat_memory() -> None:
     assert report["partials"] >= report["finals"]  # every utterance gets partials
     assert report["rss_growth_mb"] < 20.0
     assert report["max_buffer_frames"] <= report["buffer_capacity_frames"]
+
+
+# ---- every entry point checks, scales and clips audio as the file path does -------------------
+def entry_points(recognizer) -> dict:
+    """Each in-memory entry point as f(samples, rate) -> its finals' token ids."""
+
+    def stream(samples, rate):
+        s = recognizer.create_stream()
+        results = s.accept_waveform(rate, samples) + s.input_finished()
+        return [r.tokens for r in results if r.final]
+
+    def recognize(samples, rate):
+        return [recognizer.recognize(samples, sample_rate=rate).tokens]
+
+    def transcribe(samples, rate):
+        return [r.tokens for r in recognizer.transcribe_samples(samples, rate).segments]
+
+    return {"stream": stream, "recognize": recognize, "transcribe_samples": transcribe}
+
+
+ENTRY_POINTS = ["stream", "recognize", "transcribe_samples"]
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_channels_first_arrays_are_refused(recognizer, entry) -> None:
+    x = harmonic(1.0)
+    with pytest.raises(ValueError, match="not \\(channels, samples\\)"):
+        entry_points(recognizer)[entry](np.stack([x, x]), 16000)  # (2, N)
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize("dtype", [np.uint8, np.bool_, np.int64, np.complex64])
+def test_unsupported_dtypes_are_refused(recognizer, entry, dtype) -> None:
+    with pytest.raises(ValueError, match="float or int16/int32"):
+        entry_points(recognizer)[entry](np.ones(8000, dtype), 16000)
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize("rate", [1, 0, -16000, float("inf"), float("nan"), 10**7])
+def test_impossible_sample_rates_are_refused(recognizer, entry, rate) -> None:
+    with pytest.raises(ValueError, match="sample rate must be"):
+        entry_points(recognizer)[entry](harmonic(0.5), rate)
+
+
+@pytest.mark.parametrize("entry", ["recognize", "transcribe_samples"])
+def test_an_empty_array_is_a_clear_error(recognizer, entry) -> None:
+    with pytest.raises(ValueError, match="contains no samples"):
+        entry_points(recognizer)[entry](np.zeros(0, np.float32), 16000)
+
+
+def test_an_empty_chunk_in_a_stream_is_nothing(recognizer) -> None:
+    stream = recognizer.create_stream()
+    assert stream.accept_waveform(16000, np.zeros(0, np.float32)) == []
+    assert stream.accept_waveform(16000, np.zeros((0, 2), np.int16)) == []
+    assert stream.input_finished() == []
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_int16_is_scaled_like_float(recognizer, entry) -> None:
+    x = harmonic(2.0, seed=12)
+    pcm = np.round(x * 32767).astype(np.int16)
+    f = entry_points(recognizer)[entry]
+    assert f(pcm, 16000) == f(pcm.astype(np.float32) / 32768, 16000)
+    assert len(f(pcm, 16000)) == 1
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_samples_above_full_scale_are_clipped(recognizer, entry) -> None:
+    loud = harmonic(2.0, seed=13) * 4.0  # peaks near 9x full scale
+    f = entry_points(recognizer)[entry]
+    assert f(loud, 16000) == f(np.clip(loud, -1, 1), 16000)
+
+
+def test_recognize_takes_a_sample_rate_and_channels(recognizer) -> None:
+    import soxr
+
+    x = harmonic(2.0, seed=14)
+    x44 = soxr.resample(x, C.SAMPLE_RATE, 44100, quality="HQ").astype(np.float32)
+    at_44k = recognizer.recognize(np.stack([x44, x44], axis=1), sample_rate=44100)
+    assert at_44k.end == pytest.approx(2.0, abs=0.01)
+    assert at_44k.tokens == recognizer.recognize(soxr.resample(x44, 44100, 16000)).tokens
