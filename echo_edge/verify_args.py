@@ -26,15 +26,23 @@ def add_verify_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--data",
         default=None,
         metavar="MANIFEST",
-        help="JSONL manifest ({audio, text}) of eval speech; default: utterances synthesised "
-        "with espeak-ng voices held out of training",
+        help="JSONL manifest ({audio, text}) of eval speech (bad rows are skipped and named); "
+        "default: utterances synthesised with espeak-ng voices held out of training",
     )
     parser.add_argument(
         "--limit",
         type=int,
         default=None,
         metavar="N",
-        help=f"utterances to use (default: all of --data, or {DEFAULT_COUNT} synthesised)",
+        help=f"utterances to use (default: all usable rows of --data, or {DEFAULT_COUNT} "
+        "synthesised)",
+    )
+    parser.add_argument(
+        "--expect-sha256",
+        default=None,
+        metavar="HEX",
+        help="refuse the bundle unless its manifest.json has this sha256 (export and verify "
+        "print it); the manifest lists every file's sha256, so this pins the whole bundle",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--out", default=None, metavar="REPORT.json", help="write the report here")

@@ -3,8 +3,11 @@
 Each stage is fed the reference's own inputs, so an error is the stage's and not an echo of
 the one before: the encoders both get the reference features, the decoders both get the
 reference greedy transcript (teacher forcing), each on its own encoder's output. End to end,
-the bundle's greedy transcript (its own frontend, encoder and decoder) is compared with
-`Echo.generate`, and the runtime's streaming frontend with its offline one.
+the bundle's greedy transcript (its own frontend, encoder and decoder), in one pass and
+through the endpointed stream that `echo-edge transcribe` runs, is compared with
+`Echo.generate`, and the runtime's streaming frontend with its offline one. The reference
+side decodes with the checkpoint's own tokenizer, the bundle side with the bundle's: a
+tokenizer.json altered in the bundle shows as different text.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from echo_edge.evalset import EvalUtterance
 from echo_edge.model import Echo
 from echo_edge.runtime.recognizer import Recognizer
 from echo_edge.runtime.stream import FrameBlock, IncrementalFrontend
+from echo_edge.tokenizer import EchoTokenizer
 
 STREAM_SEED = 0  # chunk sizes of the streaming-vs-offline check
 STREAM_MAX_CHUNK = 8000  # samples (0.5 s); chunks are 1 .. this long
@@ -32,9 +36,9 @@ class UtteranceCheck:
     voice: str  # synthesiser voice, "" for recorded audio
     seconds: float
     truth: str  # the eval set's transcript
-    reference: str  # Echo.generate, decoded
-    bundle: str  # Recognizer.recognize (one pass)
-    bundle_streaming: str  # Recognizer.transcribe_samples (endpointed stream)
+    reference: str  # Echo.generate, decoded with the checkpoint's tokenizer
+    bundle: str  # Recognizer.recognize (one pass), decoded with the bundle's tokenizer
+    bundle_streaming: str  # Recognizer.transcribe_samples (endpointed stream, as transcribe)
     frontend_mel_rel: float  # ||a - b|| / ||b|| over (N_MELS, T)
     frontend_pitch_max_abs: float  # over (3, T') on the T' frames that are not silent
     frontend_silence_agreement: float  # share of frames with the same silence flag
@@ -43,7 +47,8 @@ class UtteranceCheck:
     logits_rel: float  # teacher-forced logits (L, V), relative
     logits_max_abs: float  # teacher-forced logits, max abs
     teacher_forced_agreement: float  # share of positions with the same argmax
-    transcript_agreement: float  # 1.0 when the greedy token ids are identical
+    transcript_agreement: float  # 1.0 when the greedy token ids and texts are identical
+    streaming_transcript_agreement: float  # 1.0 when the streamed text is the reference's
     stream_features_max_abs: float  # streaming vs offline runtime frames (mel, pitch, silence)
 
     def to_dict(self) -> dict[str, object]:
@@ -63,6 +68,18 @@ def max_abs(a: np.ndarray, b: np.ndarray) -> float:
         raise RuntimeError(f"shape {a.shape} where the reference has {b.shape}")
     diff = np.where(a == b, 0.0, np.abs(a - b))
     return float(diff.max()) if diff.size else 0.0
+
+
+def same_words(a: str, b: str) -> bool:
+    """Two transcripts with the same words (the stream joins its finals with one space)."""
+    return a.split() == b.split()
+
+
+def tokenizer_agreement(bundle: EchoTokenizer, reference: EchoTokenizer) -> float:
+    """Share of the vocabulary (the larger of the two) whose token strings agree."""
+    size = max(bundle.vocab_size, reference.vocab_size)
+    common = min(bundle.vocab_size, reference.vocab_size)
+    return sum(bundle.token(i) == reference.token(i) for i in range(common)) / size
 
 
 def generated_ids(row: list[int]) -> list[int]:
@@ -99,8 +116,10 @@ def stream_difference(a: FrameBlock, b: FrameBlock) -> float:
 
 
 @torch.no_grad()
-def check_utterance(model: Echo, recognizer: Recognizer, utt: EvalUtterance) -> UtteranceCheck:
-    """Run every check on one utterance of 16 kHz mono audio."""
+def check_utterance(
+    model: Echo, tokenizer: EchoTokenizer, recognizer: Recognizer, utt: EvalUtterance
+) -> UtteranceCheck:
+    """Run every check on one utterance of 16 kHz mono audio; `tokenizer`: the reference's."""
     samples = np.asarray(utt.audio, np.float32)  # (N,)
     x = torch.from_numpy(samples)[None]  # (1, N)
 
@@ -148,15 +167,17 @@ def check_utterance(model: Echo, recognizer: Recognizer, utt: EvalUtterance) -> 
     # 5. Streaming vs offline frames, both through the runtime.
     stream_diff = stream_difference(streamed_features(recognizer, samples, STREAM_SEED), got)
 
-    tokenizer = recognizer.tokenizer
+    # 6. The path users run: the endpointed stream of `echo-edge transcribe`.
+    streamed = recognizer.transcribe_samples(samples).text
+    reference = tokenizer.decode(ref_ids)
     return UtteranceCheck(
         id=utt.id,
         voice=utt.voice,
         seconds=round(utt.seconds, 3),
         truth=utt.text,
-        reference=tokenizer.decode(ref_ids),
-        bundle=tokenizer.decode(bundle_ids),
-        bundle_streaming=recognizer.transcribe_samples(samples).text,
+        reference=reference,
+        bundle=result.text,
+        bundle_streaming=streamed,
         frontend_mel_rel=mel_rel,
         frontend_pitch_max_abs=pitch_err,
         frontend_silence_agreement=silence_agree,
@@ -165,6 +186,7 @@ def check_utterance(model: Echo, recognizer: Recognizer, utt: EvalUtterance) -> 
         logits_rel=rel(got_logits, ref_logits),
         logits_max_abs=max_abs(got_logits, ref_logits),
         teacher_forced_agreement=tf_agree,
-        transcript_agreement=float(bundle_ids == ref_ids),
+        transcript_agreement=float(bundle_ids == ref_ids and result.text == reference),
+        streaming_transcript_agreement=float(same_words(streamed, reference)),
         stream_features_max_abs=stream_diff,
     )

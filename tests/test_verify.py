@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 import torch
 
 from echo_edge.checkpoint import has_default_model, load_checkpoint
@@ -37,7 +38,8 @@ from echo_edge.verify import (
     verify_bundle,
 )
 from echo_edge.verify_args import add_verify_args
-from tests.conftest import write_calibration_manifest
+from tests.conftest import harmonic, write_calibration_manifest
+from tests.test_bundle_integrity import forge_tokenizer
 from tests.test_runtime import SLOW_ENV, tiny_bundle_root
 from tests.test_torch_free import run_blocked
 
@@ -200,6 +202,95 @@ def test_cli_passes_and_stores_the_report(tiny: Path, tmp_path: Path, capsys) ->
     assert status == 0 and json.loads(stdout)["pass"]
 
 
+def test_forged_tokenizer_fails_and_the_reference_keeps_its_own(
+    tiny: Path, reference: Echo, utterances: list[EvalUtterance], tmp_path: Path
+) -> None:
+    """A tokenizer.json altered in the bundle with its sha256 edited to match loads (checksums
+    are not signatures), but verify decodes the reference with the checkpoint's tokenizer."""
+    bundle = Path(shutil.copytree(tiny / "bundle", tmp_path / "bundle"))
+    forge_tokenizer(bundle)
+    report = verify_bundle(bundle, reference, tiny / "checkpoint", utterances, "test speech")
+    honest = verify_bundle(tiny / "bundle", reference, tiny / "checkpoint", utterances, "t")
+    assert not report["pass"] and report["checks"]["tokenizer_agreement"]["pass"] is False
+    assert [u["reference"] for u in report["utterances"]] == [
+        u["reference"] for u in honest["utterances"]
+    ]
+
+
+def test_streaming_is_gated_on_its_own(
+    tiny: Path,
+    reference: Echo,
+    utterances: list[EvalUtterance],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Only the streaming path (what `echo-edge transcribe` runs) goes wrong: its line fails,
+    the one-pass line still passes."""
+    from echo_edge.runtime.recognizer import Recognizer
+
+    honest = Recognizer.transcribe_samples
+
+    def garbled(self: Recognizer, samples, *args, **kwargs):  # noqa: ANN001, ANN202
+        transcript = honest(self, samples, *args, **kwargs)
+        # More words than any eval sentence has: insertions, whatever the model said.
+        transcript.text = (transcript.text + " nobody said this" * 10).strip()
+        return transcript
+
+    monkeypatch.setattr(Recognizer, "transcribe_samples", garbled)
+    report = verify_bundle(tiny / "bundle", reference, tiny / "checkpoint", utterances, "t")
+    checks = report["checks"]
+    assert not report["pass"] and checks["streaming_delta_wer_points"]["pass"] is False
+    assert checks["streaming_transcript_agreement"]["value"] == 0.0
+    assert checks["delta_wer_points"]["pass"] and checks["transcript_agreement"]["pass"]
+    assert (
+        report["wer"]["streaming_delta_points"] > THRESHOLDS["fp32"]["streaming_delta_wer_points"]
+    )
+
+
+def test_cli_skips_bad_rows_and_names_them(tiny: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    sf.write(tmp_path / "good.wav", harmonic(1.0), 16000)
+    (tmp_path / "garbage.wav").write_bytes(b"RIFF not really a wav file at all")
+    rows = [
+        json.dumps({"audio": "good.wav", "text": "a tone"}),
+        json.dumps({"audio": "missing.wav", "text": "gone"}),
+        json.dumps({"audio": "garbage.wav", "text": "unreadable"}),
+        json.dumps({"audio": "good.wav"}),
+        "{not json",
+    ]
+    (tmp_path / "eval.jsonl").write_text("\n".join(rows) + "\n")
+    ref = str(tiny / "checkpoint")
+    argv = (str(tiny / "bundle"), "--reference", ref, "--data", str(tmp_path / "eval.jsonl"))
+    status, stdout, stderr = verify_cli(capsys, *argv, "--json")
+    assert status == 0, stderr
+    note = stderr.strip().splitlines()
+    assert len(note) == 1 and note[0].startswith("echo-edge: skipped 4 bad rows"), stderr
+    assert "line 2: " in note[0] and "missing.wav" in note[0] and "and 1 more" in note[0]
+    report = json.loads(stdout)
+    assert report["eval_set"]["utterances"] == 1 and report["eval_set"]["skipped_rows"] == 4
+    (tmp_path / "bad.jsonl").write_text("\n".join(rows[1:]) + "\n")
+    argv = (str(tiny / "bundle"), "--reference", ref, "--data", str(tmp_path / "bad.jsonl"))
+    status, stdout, stderr = verify_cli(capsys, *argv)
+    assert status == 2 and stdout == ""
+    assert (
+        stderr.strip().splitlines()[-1]
+        == f"echo-edge: error: no usable rows in {tmp_path / 'bad.jsonl'}"
+    )
+
+
+def test_cli_pins_the_manifest_sha256(tiny: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    bundle = Path(shutil.copytree(tiny / "bundle", tmp_path / "bundle"))
+    pin = read_bundle(bundle).manifest_sha256
+    ref = ("--reference", str(tiny / "checkpoint"), "--limit", "1")
+    status, stdout, stderr = verify_cli(capsys, str(bundle), *ref, "--expect-sha256", pin, "--json")
+    assert status == 0, stderr
+    assert json.loads(stdout)["manifest_sha256"] == pin
+    forge_tokenizer(bundle)
+    status, stdout, stderr = verify_cli(capsys, str(bundle), *ref, "--expect-sha256", pin)
+    assert status == 1 and stdout == "" and len(stderr.strip().splitlines()) == 1
+    assert stderr.startswith("echo-edge: error: bundle ") and f"not the expected {pin}" in stderr
+    status, _, stderr = verify_cli(capsys, str(bundle), "--expect-sha256", "abc")
+    assert status == 1 and "--expect-sha256 takes 64 hex digits" in stderr
+
+
 @pytest.fixture(scope="module")
 def perturbed(tiny: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reference with one encoder MLP weight scaled by 1 %: a model the bundle is not."""
@@ -357,6 +448,21 @@ def test_shipped_onnx_int8_numeric_checks(shipped_onnx: dict[str, dict]) -> None
 # the step-5000 model read +1.52 (then an xfail), stage 3 -3.03, stage 4 0.00.
 def test_shipped_onnx_int8_delta_wer(shipped_onnx: dict[str, dict]) -> None:
     assert shipped_onnx["int8"]["checks"]["delta_wer_points"]["pass"]
+
+
+def test_shipped_forged_tokenizer_fails_on_transcripts(
+    shipped: tuple[Echo, list[EvalUtterance]], shipped_onnx: dict[str, dict], tmp_path: Path
+) -> None:
+    """The issue's case: with the bundle's tokenizer on both sides this PASSED at 81.8 % WER."""
+    model, utts = shipped
+    bundle = Path(shutil.copytree(shipped_onnx["fp32"]["bundle"], tmp_path / "forged"))
+    forge_tokenizer(bundle)
+    report = verify_bundle(bundle, model, None, utts[:2], "default eval set, 2 utterances")
+    honest = shipped_onnx["fp32"]["utterances"][:2]
+    assert [u["reference"] for u in report["utterances"]] == [u["reference"] for u in honest]
+    assert report["checks"]["transcript_agreement"]["value"] == 0.0
+    assert report["wer"]["bundle"] > report["wer"]["reference"] + 0.2
+    assert report["checks"]["delta_wer_points"]["pass"] is False and not report["pass"]
 
 
 @pytest.mark.slow
