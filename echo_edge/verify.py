@@ -149,7 +149,6 @@ REFERENCE_THREADS = 1
 EXPORT_UTTERANCES = 4  # the eval set verified at export time: small, seconds to run
 SYNTH_SOURCE = "espeak-ng, held-out voices"
 SKIPPED_SHOWN = 3  # bad --data rows named in the one-line note (all are counted)
-EXIT_NO_DATA = 2  # no row of --data is usable
 SHA256_ARG = re.compile(r"[0-9a-fA-F]{64}")
 
 Log = Callable[[str], None]
@@ -387,61 +386,30 @@ def verify_at_export(bundle: Path, checkpoint: str | Path | None, log: Log) -> d
 
 def load_rows(manifest: str | Path, limit: int | None) -> tuple[list[EvalUtterance], list[str]]:
     """The first `limit` usable rows of a JSONL manifest -> (utterances, why each bad row read
-    on the way was skipped: bad JSON, no audio or text, a missing or unreadable audio file)."""
-    from echo_edge.audio import load_audio
-    from echo_edge.data import AUDIO_KEYS, TEXT_KEYS
+    on the way was left out), as `echo-edge eval` reads one (echo_edge.data.read_manifest)."""
+    from echo_edge.audio import AudioError, load_audio
+    from echo_edge.data import read_manifest
     from echo_edge.text import normalize_text
 
-    path = Path(manifest)
-    if not path.is_file():
-        raise FileNotFoundError(f"manifest not found: {path}")
-    base = path.resolve().parent
-    utterances: list[EvalUtterance] = []
     skipped: list[str] = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f, 1):
-            if limit is not None and len(utterances) >= limit:
-                break
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                skipped.append(f"line {lineno}: invalid JSON")
-                continue
-            audio = (
-                next((row[k] for k in AUDIO_KEYS if row.get(k)), None)
-                if isinstance(row, dict)
-                else None
-            )
-            text = (
-                next((row[k] for k in TEXT_KEYS if row.get(k) is not None), None)
-                if isinstance(row, dict)
-                else None
-            )
-            if audio is None or text is None:
-                skipped.append(f'line {lineno}: no "audio" or no "text"')
-                continue
-            try:
-                samples = load_audio(base / Path(str(audio)).expanduser())
-            except (ValueError, OSError, RuntimeError) as e:  # AudioError names the file
-                skipped.append(f"line {lineno}: {str(e).strip().splitlines()[0]}")
-                continue
-            uid = str(row.get("id", f"{path.stem}-{lineno:05d}"))
-            utterances.append(EvalUtterance(uid, samples, normalize_text(str(text))))
+    utterances: list[EvalUtterance] = []
+    for i, row in enumerate(read_manifest(manifest, skipped, check_audio=True)):
+        if limit is not None and len(utterances) >= limit:
+            break
+        try:
+            audio = load_audio(row["audio"])
+        except AudioError as e:  # unreadable audio costs this row only
+            skipped.append(str(e))
+            continue
+        uid = str(row.get("id", f"{Path(manifest).stem}-{i:05d}"))
+        utterances.append(EvalUtterance(uid, audio, normalize_text(row["text"])))
     return utterances, skipped
-
-
-def skipped_line(manifest: str | Path, skipped: list[str], kept: int) -> str:
-    """One line: how many rows were skipped, the first few by line number and reason."""
-    shown = "; ".join(skipped[:SKIPPED_SHOWN])
-    more = f"; and {len(skipped) - SKIPPED_SHOWN} more" if len(skipped) > SKIPPED_SHOWN else ""
-    return f"skipped {len(skipped)} bad rows of {manifest} ({kept} used): {shown}{more}"
 
 
 def run_verify(args: argparse.Namespace) -> int:
     """Entry point of `echo-edge verify` -> 0 pass, 1 fail, 2 no usable eval row; bad input
     raises (one line)."""
+    from echo_edge.data import NoRowsError, skipped_summary
     from echo_edge.evalset import synthesize_eval_set
     from echo_edge.runtime.bundle import BundleError, read_bundle, set_verify_report
 
@@ -461,13 +429,13 @@ def run_verify(args: argparse.Namespace) -> int:
     else:
         utterances, skipped = load_rows(args.data, args.limit)
         source = str(args.data)
+        total = len(utterances) + len(skipped)
+        summary = skipped_summary(skipped, total, args.data, SKIPPED_SHOWN) if skipped else ""
+        if not utterances:  # exit status 2, one line
+            why = f": {summary}" if summary else " (it is empty)"
+            raise NoRowsError(f"{args.data}: no rows to verify on{why}")
         if skipped:
-            print(
-                f"echo-edge: {skipped_line(args.data, skipped, len(utterances))}", file=sys.stderr
-            )
-        if not utterances:
-            print(f"echo-edge: error: no usable rows in {args.data}", file=sys.stderr)
-            return EXIT_NO_DATA
+            print(f"echo-edge: warning: {args.data}: {summary}", file=sys.stderr)
     report = verify_bundle(
         args.bundle, model, reference, utterances, source, progress=True, expected_sha256=pin
     )
