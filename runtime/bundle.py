@@ -34,7 +34,8 @@ TOKENIZER_NAME = "tokenizer.json"
 BACKENDS = ("onnx", "executorch", "tensorrt")
 PRECISIONS = ("fp32", "fp16", "int8")
 GRAPHS = ("frontend", "encoder", "decoder")
-# A bundle's files are flat: plain names, no separators, no "..", so none can leave the bundle.
+# A bundle's files are flat: plain names (no separator, no leading dot, so no ".." and nothing
+# absolute), so none can leave the bundle.
 PLAIN_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]*")
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 # Graph-spec fields that name a file the runtime may read ("onnx": TensorRT's source graph).
@@ -59,8 +60,14 @@ FIELD_TYPES: dict[str, tuple[type, ...]] = {
 }
 OPTIONAL_FIELDS = ("limits", "quantization", "source", "verify")
 # EchoConfig dimensions the runtime sizes its caches and token budget with: positive integers.
-CONFIG_DIMS = ("d_model", "n_heads", "encoder_layers", "decoder_layers", "vocab_size")
-CONFIG_DIMS += ("max_target_len",)
+CONFIG_DIMS = (
+    "d_model",
+    "n_heads",
+    "encoder_layers",
+    "decoder_layers",
+    "vocab_size",
+    "max_target_len",
+)
 # Frontend constants the runtime's streaming arithmetic reads: non-negative integers.
 FRONTEND_INTS = ("sample_rate", "hop", "left_context", "lookahead")
 JSON_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", int: "a number"}
@@ -343,7 +350,7 @@ def manifest_problem(data: dict) -> str | None:
     return (
         _config_problem(data["config"])
         or _frontend_problem(data["frontend"])
-        or (_files_problem(data["files"], data["graphs"]))
+        or _files_problem(data["files"], data["graphs"])
     )
 
 
@@ -396,12 +403,12 @@ def _files_problem(files: dict, graphs: dict) -> str | None:
 
 
 def plain_name(name: object) -> bool:
-    """A file name that stays inside the bundle directory: no separator, no "..", not absolute."""
-    return isinstance(name, str) and PLAIN_NAME.fullmatch(name) is not None and name != ".."
+    """A file name that stays inside the bundle directory (see PLAIN_NAME)."""
+    return isinstance(name, str) and PLAIN_NAME.fullmatch(name) is not None
 
 
 def verify_files(manifest: Manifest) -> None:
-    """Raise BundleError on the first missing file, link out of the bundle, size or checksum
+    """Raise BundleError on the first missing file, link out of the bundle or checksum
     mismatch. (The ONNX backend checks that no graph reads an unlisted external-data file.)"""
     root = manifest.path.resolve()
     for name, entry in manifest.files.items():
@@ -410,10 +417,5 @@ def verify_files(manifest: Manifest) -> None:
             raise BundleError(f"bundle {manifest.path}: file {name} is missing")
         if p.resolve().parent != root:
             raise BundleError(f"bundle {manifest.path}: file {name} is a link out of the bundle")
-        size = entry.get("bytes")
-        if size is not None and p.stat().st_size != size:
-            raise BundleError(
-                f"bundle {manifest.path}: {name} has {p.stat().st_size} bytes, not {size}"
-            )
         if sha256_file(p) != entry["sha256"]:
             raise BundleError(f"bundle {manifest.path}: checksum mismatch for {name}")
