@@ -85,7 +85,10 @@ def _open(path: Path) -> sf.SoundFile:
     except (RuntimeError, OSError, ValueError, TypeError) as error:
         raise AudioError(f"{path}: unreadable or truncated audio ({_describe(error)})") from None
     if handle.frames == 0 or handle.channels == 0:
+        unfinished = handle.format == "OGG" and _ogg_unfinished(path)
         handle.close()
+        if unfinished:
+            raise AudioError(f"{path}: truncated: not one complete Ogg audio page")
         raise AudioError(f"{path}: contains no samples")
     if not MIN_SAMPLE_RATE <= handle.samplerate <= MAX_SAMPLE_RATE:
         rate = handle.samplerate
