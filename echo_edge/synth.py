@@ -353,7 +353,9 @@ def synthesize_corpus(
     try:
         (out_dir / "audio").mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise RuntimeError(f"cannot create {out_dir / 'audio'}: {e.strerror}") from e
+        raise RuntimeError(
+            f"--out {out_dir}: cannot create {out_dir / 'audio'} ({e.strerror})"
+        ) from e
     for stale in (out_dir / "audio").glob("*.wav"):  # only reached for a new or --overwrite corpus
         if AUDIO_NAME.fullmatch(stale.name):
             stale.unlink()

@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import TextIO
 
 from echo_edge import constants as C
-from echo_edge.audio import AudioError, TruncatedAudioWarning, check_audio_file
+from echo_edge.audio import TruncatedAudioWarning, check_audio_file
 from echo_edge.cli import Parser, number, threads_arg
 from echo_edge.runtime.microphone import Microphone, MicrophoneError, input_devices
 from echo_edge.runtime.recognizer import (
     Recognizer,
-    RecognizerError,
     Transcript,
     cache_dir,
 )
@@ -246,7 +245,11 @@ def run_files(recognizer: Recognizer, args: argparse.Namespace) -> int:
         notes: list[str] = []
         try:
             transcript = transcribe_one(recognizer, path, options, notes)
-        except (TranscribeError, RecognizerError, AudioError, OSError) as e:
+        except (
+            RuntimeError,
+            ValueError,
+            OSError,
+        ) as e:  # TranscribeError, RecognizerError, AudioError
             for note in notes:
                 print(f"{WARNING_PREFIX} {note}", file=sys.stderr, flush=True)
             print(f"{ERROR_PREFIX} {e}", file=sys.stderr, flush=True)

@@ -583,6 +583,25 @@ def test_bad_training_data(
     assert_clean(code, err, status, needle)
 
 
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["data", "synth", "--out", "/proc/echo-edge-x", "--hours", "0.001", "--workers", "1"],
+         "/proc/echo-edge-x"),
+        (["export", "--out", "/proc/echo-edge-x"], "/proc/"),
+    ],
+    ids=["synth", "export"],
+)  # fmt: skip
+def test_unwritable_out_is_one_line(
+    checkpoint: Path, capsys: pytest.CaptureFixture, argv: list[str], needle: str
+) -> None:
+    if argv[0] == "export":
+        argv = [argv[0], str(checkpoint), *argv[1:]]
+    code, _, err = cli(capsys, *argv)
+    assert_clean(code, err, 1, needle)
+    assert "Errno" not in err, err
+
+
 def test_empty_training_manifest_in_a_subprocess(tmp_path: Path) -> None:
     proc = subprocess_cli("train", "--train", _manifest(tmp_path / "t.jsonl", []))
     assert_clean(proc.returncode, proc.stderr, 2, "t.jsonl", "no training rows")
