@@ -245,11 +245,8 @@ def run_files(recognizer: Recognizer, args: argparse.Namespace) -> int:
         notes: list[str] = []
         try:
             transcript = transcribe_one(recognizer, path, options, notes)
-        except (
-            RuntimeError,
-            ValueError,
-            OSError,
-        ) as e:  # TranscribeError, RecognizerError, AudioError
+        # TranscribeError, RecognizerError, AudioError, or a backend fault: this file only.
+        except (RuntimeError, ValueError, OSError) as e:
             for note in notes:
                 print(f"{WARNING_PREFIX} {note}", file=sys.stderr, flush=True)
             print(f"{ERROR_PREFIX} {e}", file=sys.stderr, flush=True)
