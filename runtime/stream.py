@@ -47,6 +47,7 @@ START_WINDOW_SECONDS = 0.3  # the window in which active frames start an utteran
 # the pauses of running speech, short enough to follow a noise that starts or grows.
 FLOOR_SECONDS = 2.0
 STOP_HYSTERESIS_DB = 6.0  # speech goes on until energy falls this far below the start threshold
+SHORT_PAUSE_SECONDS = 0.12  # quiet that ends an utterance past long_utterance_seconds
 CUT_SEARCH_SECONDS = 3.0  # a long utterance is cut at the quietest point of its last 3 s ...
 CUT_SMOOTH_FRAMES = 11  # ... of energy averaged over 110 ms (centred) ...
 CUT_TOLERANCE_DB = 1.0  # ... taking the latest frame within this of the minimum
@@ -72,6 +73,9 @@ class StreamOptions:
     min_voiced_seconds: float = 0.05
     # Quiet (STOP_HYSTERESIS_DB under the start threshold) that ends an utterance.
     trailing_silence_seconds: float = 0.6
+    # Past this length an utterance also ends at a short pause (SHORT_PAUSE_SECONDS): the model
+    # is most accurate on a sentence or two, and a long utterance costs more to re-decode.
+    long_utterance_seconds: float = 2.0
     # Longer utterances are cut (a final) at the quietest point of their last few seconds
     # and continue from there as a new one.
     max_utterance_seconds: float = 15.0
@@ -93,6 +97,7 @@ class StreamOptions:
         for name, what in (
             ("min_voiced_seconds", "the minimum voiced time"),
             ("trailing_silence_seconds", "the trailing silence"),
+            ("long_utterance_seconds", "the long-utterance length"),
             ("pre_roll_seconds", "the pre-roll"),
             ("partial_interval_seconds", "the partial result interval"),
         ):
@@ -330,6 +335,8 @@ class Stream:
         self._window = _frames(START_WINDOW_SECONDS)
         self._pre_roll = _frames(opts.pre_roll_seconds)
         self._trailing = max(1, _frames(opts.trailing_silence_seconds))
+        self._long = _frames(opts.long_utterance_seconds)
+        self._short_pause = min(self._trailing, _frames(SHORT_PAUSE_SECONDS))
         self._min_voiced = max(1, _frames(opts.min_voiced_seconds))
         self._end_pad = _frames(END_PAD_SECONDS)
         self._interval = _frames(opts.partial_interval_seconds)
@@ -441,8 +448,14 @@ class Stream:
                 continue
             if loud[i]:
                 self._last_loud = frame
-            if opts.endpointing and frame - self._last_loud >= self._trailing:
-                results += self._final(self._last_loud + 1 + self._end_pad, reopen=False)
+            quiet = frame - self._last_loud  # frames since the last loud one
+            long = frame + 1 - self._start >= self._long
+            if opts.endpointing and (
+                quiet >= self._trailing or long and quiet >= self._short_pause
+            ):
+                # End inside the pause: END_PAD_SECONDS (or all of a short pause) after speech.
+                end = self._last_loud + 1 + min(self._end_pad, quiet)
+                results += self._final(end, reopen=False)
             elif frame + 1 - self._start >= self._max:
                 # No pause ended it: cut at the quietest point of the last few seconds (in the
                 # second half of the utterance) and go on from there.

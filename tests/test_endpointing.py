@@ -44,6 +44,15 @@ def in_quiet_room(speech: np.ndarray, dbfs: float, seed: int = 0) -> np.ndarray:
     return x + at_dbfs(noise(len(x) / C.SAMPLE_RATE, "white", seed), -80.0)
 
 
+def syllabic(seconds: float, seed: int) -> np.ndarray:
+    """Voiced sound whose loudness moves like syllables (3 Hz, troughs 20 dB down), no pause.
+
+    (A steady tone is a noise floor to the voice-activity detector, not speech.)"""
+    t = np.arange(int(seconds * C.SAMPLE_RATE)) / C.SAMPLE_RATE
+    envelope = 0.55 + 0.45 * np.sin(2 * np.pi * 3.0 * t)
+    return (harmonic(seconds, seed=seed, gaps=False) * envelope).astype(np.float32)
+
+
 def finals(recognizer, x: np.ndarray, rng: np.random.Generator, **options: object) -> list:
     from echo_edge.runtime.stream import StreamOptions
 
@@ -140,16 +149,28 @@ def test_quietest_cut_finds_the_dip_or_the_end() -> None:
 
 
 def test_long_speech_is_cut_at_the_quiet_dip(recognizer, rng) -> None:
-    t = np.arange(10 * C.SAMPLE_RATE) / C.SAMPLE_RATE
-    syllables = 0.55 + 0.45 * np.sin(2 * np.pi * 3.0 * t)  # 3 Hz, troughs 20 dB down
-    x = (harmonic(10.0, seed=5, gaps=False) * syllables).astype(np.float32)
+    x = syllabic(10.0, seed=5)
     dip = slice(int(6.3 * C.SAMPLE_RATE), int(6.5 * C.SAMPLE_RATE))
     x[dip] *= 0.003  # 50 dB down for 200 ms, too short to end an utterance
     for endpointing in (False, True):
-        cuts = finals(recognizer, x, rng, endpointing=endpointing, max_utterance_seconds=8.0)
+        options = dict(endpointing=endpointing, long_utterance_seconds=60.0)
+        cuts = finals(recognizer, x, rng, max_utterance_seconds=8.0, **options)
         assert len(cuts) == 2
         assert 6.3 <= cuts[0].end <= 6.5 and cuts[1].start == pytest.approx(cuts[0].end)
         assert cuts[1].end == pytest.approx(10.0, abs=0.01)
+
+
+def test_long_utterances_also_end_at_short_pauses(recognizer, rng) -> None:
+    x = syllabic(6.0, seed=7)
+    for at in (1.0, 3.0):  # seconds of speech before a 0.2 s pause
+        y = x.copy()
+        y[int(at * C.SAMPLE_RATE) : int((at + 0.2) * C.SAMPLE_RATE)] = 0.0
+        y = np.concatenate([np.zeros(C.SAMPLE_RATE // 2, np.float32), y])
+        ends = [r.end for r in finals(recognizer, y, rng, long_utterance_seconds=2.0)]
+        if at < 2.0:  # a short utterance goes on over a short pause
+            assert ends == [pytest.approx(6.5, abs=0.01)]
+        else:  # past long_utterance_seconds it ends there, with the pause's silence
+            assert len(ends) == 2 and 3.5 + 0.1 <= ends[0] <= 3.5 + 0.2
 
 
 # ---- partials never change finals ---------------------------------------------------------

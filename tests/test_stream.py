@@ -94,8 +94,9 @@ def test_endpointing_splits_utterances(recognizer, rng) -> None:
     finals = [r for r in feed_randomly(stream, np.concatenate(parts), rng) if r.final]
     assert [r.utterance for r in finals] == [0, 1, 2]
     assert all(a.end <= b.start for a, b in zip(finals, finals[1:]))
-    # A longer trailing silence than the gaps: one utterance.
-    stream = recognizer.create_stream(StreamOptions(trailing_silence_seconds=3.0))
+    # A longer trailing silence than the gaps (and no short-pause rule): one utterance.
+    options = StreamOptions(trailing_silence_seconds=3.0, long_utterance_seconds=60.0)
+    stream = recognizer.create_stream(options)
     assert sum(r.final for r in feed_randomly(stream, np.concatenate(parts), rng)) == 1
 
 
