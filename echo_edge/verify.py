@@ -37,8 +37,8 @@ if TYPE_CHECKING:  # torch is imported when verification runs, not when the CLI 
 # users get may not lose more than the one-pass decode may. The stream's encoder sees only
 # the audio the endpointer kept, and long --data recordings split at pauses, so its text may
 # differ from the whole-utterance reference for reasons that are not drift: agreement is
-# reported, not gated. [shipped model, default set: ΔWER 0.00 and agreement 1.0 in fp32,
-# 0.00 and 0.5 in int8 dynamic; tiny random models: 0.00]
+# reported, not gated. [shipped model, default set, runtime before DC removal: ΔWER 0.00 and
+# agreement 1.0 in fp32, 0.00 and 0.5 in int8 dynamic; tiny random models: 0.00]
 STREAMING: dict[str, float | None] = {
     "streaming_transcript_agreement": None,
     "streaming_delta_wer_points": 0.5,
@@ -69,7 +69,8 @@ THRESHOLDS: dict[str, dict[str, float | None]] = {
         "delta_wer_points": 0.0,
         # The runtime pads every frontend call to one window: chunking changes nothing. [0]
         "stream_features_max_abs": 1e-6,
-        "tokenizer_agreement": 1.0,  # every token string the checkpoint's
+        # The bundle's tokenizer.json gives every id the checkpoint tokenizer's string. [1.0]
+        "tokenizer_agreement": 1.0,
         **STREAMING,
     },
     "fp16": {
