@@ -21,7 +21,7 @@ from typing import TextIO
 
 from echo_edge import constants as C
 from echo_edge.audio import TruncatedAudioWarning, check_audio_file
-from echo_edge.cli import Parser, number, threads_arg
+from echo_edge.cli import Parser, number, one_line, threads_arg
 from echo_edge.runtime.microphone import Microphone, MicrophoneError, input_devices
 from echo_edge.runtime.recognizer import (
     Recognizer,
@@ -249,8 +249,8 @@ def run_files(recognizer: Recognizer, args: argparse.Namespace) -> int:
         except (RuntimeError, ValueError, OSError) as e:
             for note in notes:
                 print(f"{WARNING_PREFIX} {note}", file=sys.stderr, flush=True)
-            print(f"{ERROR_PREFIX} {e}", file=sys.stderr, flush=True)
-            entries.append({"file": path, "error": str(e), **_warning(notes)})
+            print(f"{ERROR_PREFIX} {one_line(e)}", file=sys.stderr, flush=True)
+            entries.append({"file": path, "error": one_line(e), **_warning(notes)})
             failed += 1
             continue
         for note in notes:
