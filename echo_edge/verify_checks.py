@@ -12,7 +12,9 @@ tokenizer.json altered in the bundle shows as different text.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -23,6 +25,15 @@ from echo_edge.model import Echo
 from echo_edge.runtime.recognizer import Recognizer
 from echo_edge.runtime.stream import FrameBlock, IncrementalFrontend
 from echo_edge.tokenizer import EchoTokenizer
+
+
+class Decoder(Protocol):
+    """What verify needs of a bundle's tokenizer."""
+
+    vocab_size: int
+
+    def decode(self, ids: Iterable[int]) -> str: ...
+
 
 STREAM_SEED = 0  # chunk sizes of the streaming-vs-offline check
 STREAM_MAX_CHUNK = 8000  # samples (0.5 s); chunks are 1 .. this long
@@ -75,11 +86,12 @@ def same_words(a: str, b: str) -> bool:
     return a.split() == b.split()
 
 
-def tokenizer_agreement(bundle: EchoTokenizer, reference: EchoTokenizer) -> float:
-    """Share of the vocabulary (the larger of the two) whose token strings agree."""
+def tokenizer_agreement(bundle: Decoder, reference: EchoTokenizer) -> float:
+    """Share of the vocabulary (the larger of the two) that both tokenizers decode alike, id by
+    id (the bundle's may be the runtime's torch-free TokenTable: decode is what both have)."""
     size = max(bundle.vocab_size, reference.vocab_size)
     common = min(bundle.vocab_size, reference.vocab_size)
-    return sum(bundle.token(i) == reference.token(i) for i in range(common)) / size
+    return sum(bundle.decode([i]) == reference.decode([i]) for i in range(common)) / size
 
 
 def generated_ids(row: list[int]) -> list[int]:
