@@ -26,7 +26,7 @@ from echo_edge.cli import cmd_verify, run
 from echo_edge.evalset import EvalUtterance, eval_set
 from echo_edge.export.pipeline import export_bundle
 from echo_edge.model import Echo
-from echo_edge.runtime.bundle import read_bundle, set_verify_report
+from echo_edge.runtime.bundle import read_bundle, set_verify_report, sha256_file
 from echo_edge.verify import (
     CHECKS,
     EXPORT_UTTERANCES,
@@ -195,6 +195,9 @@ def test_cli_passes_and_stores_the_report(tiny: Path, tmp_path: Path, capsys) ->
     assert "PASS" in stdout and "teacher-forced logits" in stdout
     stored = read_bundle(bundle).verify  # read_bundle checks every file's sha256 again
     assert stored == json.loads(out.read_text())
+    # Storing rewrites manifest.json: the pin a user takes now is the one printed.
+    assert f"its sha256 is now {sha256_file(bundle / 'manifest.json')}" in stderr
+    assert stored["manifest_sha256"] != sha256_file(bundle / "manifest.json")
     assert stored["pass"] and stored["eval_set"]["utterances"] == 1
     status, stdout, _ = verify_cli(
         capsys, str(bundle), "--reference", ref, "--limit", "1", "--json"
