@@ -15,6 +15,7 @@ import os
 import struct
 import subprocess
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -52,8 +53,13 @@ def checkpoint(workdir: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def bundle(workdir: Path, checkpoint: Path) -> Path:
+    """test_runtime's cached tiny bundle when it is there, else an unverified export."""
     from echo_edge.export.pipeline import export_bundle
+    from tests.test_runtime import _source_key
 
+    cached = Path(tempfile.gettempdir()) / "echo-edge-tests" / f"tiny-onnx-{_source_key()}"
+    if (cached / "bundle" / "manifest.json").is_file():
+        return cached / "bundle"
     out = workdir / "bundle"
     export_bundle(checkpoint, "onnx", "fp32", out, log=lambda line: None, verify=False)
     return out
@@ -600,11 +606,6 @@ def test_unwritable_out_is_one_line(
     code, _, err = cli(capsys, *argv)
     assert_clean(code, err, 1, needle)
     assert "Errno" not in err, err
-
-
-def test_empty_training_manifest_in_a_subprocess(tmp_path: Path) -> None:
-    proc = subprocess_cli("train", "--train", _manifest(tmp_path / "t.jsonl", []))
-    assert_clean(proc.returncode, proc.stderr, 2, "t.jsonl", "no training rows")
 
 
 # --- API arrays: Stream.accept_waveform and Recognizer.transcribe_samples -----------------------
