@@ -106,9 +106,12 @@ class Microphone:
         self._stream: Any = None
         self._resampler: Any = None
         if self.rate != C.SAMPLE_RATE:
-            from echo_edge.audio import Resampler
+            from echo_edge.audio import AudioError, Resampler
 
-            self._resampler = Resampler(self.rate)
+            try:
+                self._resampler = Resampler(self.rate)
+            except AudioError as e:  # a virtual device reporting 0 Hz, say
+                raise MicrophoneError(f"input device {self.name!r}: {e}") from None
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         if status.input_overflow:
@@ -138,8 +141,11 @@ class Microphone:
     def stop(self) -> None:
         if self._stream is not None:
             stream, self._stream = self._stream, None
-            stream.stop()
-            stream.close()
+            try:
+                stream.stop()
+                stream.close()
+            except sounddevice().PortAudioError:  # a device that went away cannot be stopped
+                pass
 
     def __enter__(self) -> Microphone:
         return self.start()
