@@ -4,7 +4,8 @@ A reading of `--minutes` of espeak-ng speech (one held-out voice, sentences join
 0.15-0.25 s pauses, too short for endpointing to split them all) is transcribed as one file
 (`transcribe_samples`, endpointing on, utterances cut at the quietest point when they reach
 the maximum length) and, as the reference, each sentence alone with `recognize`. Both are
-scored against the same text with the project's normaliser. With `--partials S` the reading
+scored against the same text with the project's normaliser. A DC check transcribes five
+sentences with 0.75 s pauses as a file, as is and with `vol 0.5 dcshift 0.01` applied. With `--partials S` the reading
 also goes through a live stream with partial results every S seconds, whose finals must be
 the file path's word for word (finals never depend on partials).
 
@@ -34,6 +35,7 @@ PAUSE_RANGE = (0.15, 0.25)  # seconds between sentences
 TRIM_LEVEL = 0.01  # -40 dB under a clip's peak: where its speech starts and ends
 TRIM_MARGIN = 0.02  # seconds kept either side
 NOISE_DBFS = -80.0  # a quiet room under everything
+DC_SHIFT = 0.01  # the DC check's offset (sox dcshift 0.01)
 SEED = 0
 VOICE = 6  # index into evalset.held_out_voices(): gmw/en-US+iven at 165 words/min
 
@@ -69,6 +71,29 @@ def reading(
     return (whole + noise).astype(np.float32), clips, refs
 
 
+def dc_check(recognizer, seed: int = SEED) -> dict[str, float]:  # noqa: ANN001
+    """WER of five sentences with 0.75 s pauses as a 16-bit file, as is and after
+    `sox multi.wav dc.wav vol 0.5 dcshift 0.01` (done here with numpy)."""
+    import tempfile
+
+    import soundfile as sf
+
+    voice, rate = held_out_voices()[VOICE]
+    texts = list(SENTENCES[:5])
+    pause = np.zeros(int(0.75 * C.SAMPLE_RATE), np.float32)
+    multi = np.concatenate([np.concatenate([speak(t, voice, rate), pause]) for t in texts])
+    reference = [" ".join(normalize_text(t) for t in texts)]
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, audio in (("plain", multi), ("dc", multi * 0.5 + DC_SHIFT)):
+            path = Path(tmp) / f"{name}.wav"
+            sf.write(path, audio, C.SAMPLE_RATE, subtype="PCM_16")
+            transcript = recognizer.transcribe_file(path)
+            out[f"wer_{name}"] = round(100 * word_error_rate(reference, [transcript.text]), 2)
+            out[f"utterances_{name}"] = len(transcript.segments)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bundle", required=True, help="bundle of the shipped model")
@@ -101,6 +126,7 @@ def main() -> None:
         "seconds_long": round(t2 - t1, 1),
     }
     report["wer_gap_points"] = round(report["wer_long"] - report["wer_one_by_one"], 2)
+    report["dc_check"] = dc_check(recognizer)
     if args.partials > 0:
         stream = recognizer.create_stream(
             StreamOptions(partial_interval_seconds=args.partials, decoding=FILE_OPTIONS.decoding)
