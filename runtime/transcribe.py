@@ -309,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except (ValueError, RuntimeError, OSError) as e:
-        print(f"{ERROR_PREFIX} {e}", file=sys.stderr)
+        print(f"{ERROR_PREFIX} {one_line(e)}", file=sys.stderr)
         return 1
 
 
