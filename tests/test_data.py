@@ -11,7 +11,13 @@ import soundfile as sf
 import torch
 
 from echo_edge.constants import EOS_ID, SAMPLE_RATE
-from echo_edge.data import SpeechCollator, SpeechDataset, read_librispeech, read_manifest
+from echo_edge.data import (
+    SpeechCollator,
+    SpeechDataset,
+    read_librispeech,
+    read_manifest,
+    skipped_summary,
+)
 from echo_edge.tokenizer import build_char_tokenizer
 
 
@@ -94,6 +100,43 @@ def test_manifest_errors_name_the_line(tmp_path: Path) -> None:
         read_manifest(bad)
     with pytest.raises(FileNotFoundError):
         read_manifest(tmp_path / "absent.jsonl")
+
+
+def test_bad_rows_can_be_skipped_and_named(tmp_path: Path) -> None:
+    sf.write(tmp_path / "a.wav", np.zeros(1600, np.float32), SAMPLE_RATE)
+    ok = json.dumps({"audio": "a.wav", "text": "ok"}).encode()
+    lines = [
+        b"\xef\xbb\xbf" + ok,  # a UTF-8 byte-order mark on line 1 is fine
+        b'{"audio": "a.wav", "text": "caf\xe9"}',  # Latin-1, not UTF-8
+        b"[1, 2]",
+        json.dumps({"audio": "gone.wav", "text": "x"}).encode(),
+        json.dumps({"audio": 7, "text": "x"}).encode(),
+        ok,
+    ]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(ValueError, match=r"m.jsonl:2: not UTF-8"):
+        read_manifest(manifest)
+    skipped: list[str] = []
+    rows = read_manifest(manifest, skipped, check_audio=True)
+    assert [r["text"] for r in rows] == ["ok", "ok"]
+    assert [s.split(": ", 1)[0] for s in skipped] == [f"{manifest}:{n}" for n in (2, 3, 4, 5)]
+    assert "gone.wav: no such file" in skipped[2]
+    summary = skipped_summary(skipped, len(lines), manifest)
+    assert summary.startswith("skipped 4 of 6 rows (line 2: not UTF-8") and "and 1 more" in summary
+
+
+def test_dataset_leaves_out_unreadable_audio(tmp_path: Path) -> None:
+    sf.write(tmp_path / "a.wav", np.zeros(1600, np.float32), SAMPLE_RATE)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF" + bytes(40))
+    rows = [
+        {"audio": str(tmp_path / "a.wav"), "text": "ok"},
+        {"audio": str(tmp_path / "gone.wav"), "text": "x", "duration": 1.0},
+        {"audio": str(tmp_path / "broken.wav"), "text": "x"},
+    ]
+    ds = SpeechDataset(rows, build_char_tokenizer())
+    assert len(ds) == 1 and ds.dropped == 0 and len(ds.unreadable) == 2
+    assert "gone.wav" in ds.unreadable[0] and "broken.wav" in ds.unreadable[1]
 
 
 def test_dataset_items(librispeech: Path) -> None:
