@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from echo_edge.cli import build_parser
@@ -104,3 +105,19 @@ def test_several_manifests_and_held_out_texts(tmp_path, capsys) -> None:  # noqa
         ["train", "--train", first, str(second), "--hold-out", str(test)]
     )
     assert args.train == [first, str(second)] and args.hold_out == [str(test)]
+
+
+def test_nothing_left_to_train_on_is_one_line(tmp_path) -> None:  # noqa: ANN001
+    """An empty manifest, or one whose every text is held out, is NoRowsError (exit 2)."""
+    from echo_edge.data import NoRowsError
+    from echo_edge.train import training_rows
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(NoRowsError, match="empty.jsonl: no training rows") as error:
+        training_rows([str(empty)], [])
+    assert error.value.exit_status == 2
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"audio": "a.wav", "text": "go home"}) + "\n")
+    with pytest.raises(NoRowsError, match="all 1 have a text in --hold-out"):
+        training_rows([str(rows)], [str(rows)])
