@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from echo_edge.cli import number
 from echo_edge.evalset import DEFAULT_COUNT
 
 
@@ -31,7 +32,7 @@ def add_verify_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--limit",
-        type=int,
+        type=number(1, integer=True),
         default=None,
         metavar="N",
         help=f"utterances to use (default: all usable rows of --data, or {DEFAULT_COUNT} "

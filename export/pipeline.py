@@ -88,6 +88,10 @@ def check_out(out: Path, force: bool) -> None:
         raise ValueError(f"--out {out} is a symbolic link: pass --force to replace the link")
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a bundle directory")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"--out {out}: cannot create it ({e.strerror or e})") from None
     if out.is_dir() and not out.is_symlink() and any(out.iterdir()) and not force:
         why = foreign_content(out)
         if why is not None:
