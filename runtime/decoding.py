@@ -5,7 +5,8 @@ token until eos, the token cap or a loop (echo_edge.loopguard). A previous hypot
 same utterance (a partial result) can be checked in ONE batched decoder pass: its tokens are
 kept up to the first position where greedy search would have chosen differently, and
 decoding goes on from there (the stale cache slots beyond are overwritten before any query
-can see them).
+can see them). In exact arithmetic this is the same search; in int8 (activation scales
+computed per call) it may differ slightly, which is why only partials use it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ class DecodingOptions:
     max_tokens_per_second: float | None = None
     # Tokens always allowed, however short the audio.
     min_tokens: int = 8
-    # Check a previous partial in one batched decoder pass instead of re-decoding it.
+    # Partial results: check the previous partial in one batched decoder pass instead of
+    # re-decoding it. Finals always decode from scratch (a Stream passes no prefix): with int8
+    # dynamic quantisation the batched pass scales activations differently and can choose
+    # other tokens (8 of 93 finals of a 5-minute reading), and a final must not depend on
+    # whether partials were computed.
     verify_prefix: bool = True
 
 
