@@ -88,8 +88,8 @@ class StreamOptions:
     def __post_init__(self) -> None:
         if not 0.1 <= self.max_utterance_seconds <= 60.0:
             raise ValueError("the maximum utterance length must be between 0.1 and 60 s")
-        if not -100.0 <= self.start_threshold_dbfs <= 0.0:
-            raise ValueError("the start threshold must be between -100 and 0 dBFS")
+        if not -120.0 <= self.start_threshold_dbfs <= 0.0:  # energy bottoms out at -100
+            raise ValueError("the start threshold must be between -120 and 0 dBFS")
         if not 0.0 <= self.noise_margin_db <= 60.0:
             raise ValueError("the noise margin must be between 0 and 60 dB")
         if not 0.0 <= self.voicing_threshold <= 1.0:
