@@ -132,6 +132,9 @@ def test_dc_offset_changes_no_segment(recognizer, rng) -> None:
         assert a.end == pytest.approx(b.end, abs=0.02)
     offline = recognizer.recognize(x), recognizer.recognize((x + 0.01).astype(np.float32))
     assert offline[0].tokens == offline[1].tokens
+    conditioned = [recognizer.conditioned_features(y) for y in (x, (x + 0.01).astype(np.float32))]
+    np.testing.assert_allclose(conditioned[1].energy, conditioned[0].energy, atol=0.05)
+    assert recognizer.features(x + 0.01).energy[5:-5].min() > -41.0  # raw: DC in every frame
 
 
 # ---- long utterances ----------------------------------------------------------------------
