@@ -20,7 +20,7 @@ def add_bench_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--reference",
         metavar="CKPT",
-        help="reference checkpoint directory; None: the shipped model",
+        help="reference checkpoint directory; default: the shipped model",
     )
     parser.add_argument(
         "--no-reference", action="store_true", help="skip the PyTorch eager reference"
@@ -28,10 +28,10 @@ def add_bench_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--data",
         metavar="MANIFEST",
-        help="JSONL eval manifest; None: synthesised with held-out espeak-ng voices",
+        help="JSONL eval manifest; default: synthesised with held-out espeak-ng voices",
     )
     parser.add_argument(
-        "--limit", type=int, help="first N eval utterances; None: all (8 synthesised)"
+        "--limit", type=int, help="first N eval utterances; default: all (8 synthesised)"
     )
     parser.add_argument(
         "--threads",
@@ -60,6 +60,11 @@ def add_bench_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--cold-start",
         action="store_true",
         help="also time `echo-edge transcribe --bundle B FILE` from process start to first line",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the paths written and the targets as one JSON object on stdout",
     )
     return parser
 

@@ -8,22 +8,107 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import sys
+import warnings
 from collections.abc import Callable
+from importlib.util import find_spec
 from typing import NoReturn
 
-EXIT_USAGE = 2
+EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+EXIT_CODES = f"""exit status:
+  {EXIT_OK}    done
+  {EXIT_FAILED}    a check failed (verify FAIL, a bench system failed) or an input could not be
+       used (a file that could not be transcribed, a missing or corrupt checkpoint or bundle)
+  {EXIT_USAGE}    bad usage: an unknown flag or a value out of range, nothing usable to work on
+       (no readable manifest row), or a missing extra (the message says what to install)
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C); export ended by SIGTERM: 143
+"""
 # Thread counts above this are a typo, not a machine (100000 threads cost gigabytes of stacks).
 MAX_THREADS = 4 * (os.cpu_count() or 1)
 # Worker processes above this only queue for the same cores (1000 took 67 s for 7 utterances).
 MAX_WORKERS = 2 * (os.cpu_count() or 1)
 
 
+TRAIN_EXTRA = "echo-edge[train,export]"
+BENCH_EXTRA = "echo-edge[bench]"
+# A module that is not installed (top-level name) -> the extra that installs it.
+EXTRAS = {
+    **dict.fromkeys(
+        (
+            "torch",
+            "torchao",
+            "transformers",
+            "safetensors",
+            "accelerate",
+            "onnx",
+            "onnxscript",
+            "executorch",
+            "jiwer",
+            "tokenizers",
+        ),
+        TRAIN_EXTRA,
+    ),
+    "matplotlib": BENCH_EXTRA,
+    "psutil": BENCH_EXTRA,
+    "onnxruntime": "echo-edge[onnx-runtime]",
+    "sounddevice": "echo-edge[mic]",
+}
+# Subcommand -> the modules it cannot start without (checked before any work, so that a device
+# install says what to install instead of failing on its first argument).
+REFERENCE = ("torch", "safetensors")
+NEEDS: dict[str, tuple[str, ...]] = {
+    "info": REFERENCE,
+    "demo": (*REFERENCE, "jiwer"),
+    "eval": (*REFERENCE, "jiwer"),
+    "verify": (*REFERENCE, "jiwer"),
+    "export": REFERENCE,
+    "train": (*REFERENCE, "transformers", "accelerate", "jiwer"),
+    "bench": ("matplotlib", "psutil", "jiwer"),
+}
+# Import-time chatter from torch and torchao that a user cannot act on: torchao's CUDA
+# kernels that do not load on this machine, torch's pytree deprecation of Enum constants.
+QUIET_LOGGERS = ("torchao", "torch.utils._pytree")
+QUIET_WARNINGS = (  # (message regex, category)
+    (r".*is an Enum subclass and is now natively supported", Warning),
+    (r"Failed to load .*torchao", Warning),
+    (r".*_pytree.*deprecated", FutureWarning),
+    (r".*torch\.utils\._pytree\._register_pytree_node.*", Warning),
+)
+
+
 class CLIError(Exception):
     """A user-facing failure: printed as one line, exit status 1."""
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default, once: "(default: X)" is added only when the help text does not
+    already say what the default is, and only for a default worth naming (not None, False or
+    an empty list). Lists are shown as they are typed: `a b`."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text.lower()
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or (isinstance(default, list | tuple) and not default)
+            or not (action.option_strings or action.nargs in ("?", "*"))
+        ):
+            return text
+        shown = " ".join(map(str, default)) if isinstance(default, list | tuple) else default
+        return f"{text} (default: {str(shown).replace('%', '%%')})"
+
+
+class EpilogHelpFormatter(argparse.RawDescriptionHelpFormatter, HelpFormatter):
+    """HelpFormatter that keeps the epilog's layout (the exit status table)."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -159,14 +244,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
+def version() -> str:
+    """The installed distribution's version, or the source tree's when run uninstalled."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("echo-edge")
+    except PackageNotFoundError:
+        from echo_edge import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = HelpFormatter
     parser = Parser(
         prog="echo-edge",
         description="Echo speech recogniser: train, export, run.",
-        formatter_class=fmt,
+        epilog=EXIT_CODES,
+        formatter_class=EpilogHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"echo-edge {version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
         "info", help="print a model's config, size and seed features", formatter_class=fmt
@@ -181,8 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="checkpoint directory (default: shipped model)")
     p.set_defaults(func=cmd_demo)
 
-    data = sub.add_parser("data", help="datasets").add_subparsers(
-        dest="data_command", required=True
+    data = sub.add_parser("data", help="datasets", formatter_class=fmt).add_subparsers(
+        dest="data_command", required=True, metavar="COMMAND"
     )
     p = data.add_parser("synth", help="synthesise a speech corpus", formatter_class=fmt)
     from echo_edge.bench.args import add_bench_args
@@ -232,15 +332,67 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_name(args: argparse.Namespace) -> str:
+    """`echo-edge data synth`, `echo-edge train`, ... for messages."""
+    words = [getattr(args, "command", None), getattr(args, "data_command", None)]
+    return " ".join(["echo-edge", *filter(None, words)])
+
+
+def install_hint(command: str, missing: str) -> str:
+    """One line: what `command` needs and the pip command that installs it."""
+    extra = EXTRAS.get(missing)
+    if command.endswith(" bench") and missing in NEEDS["bench"]:
+        extra = BENCH_EXTRA
+    if extra is None:
+        return f"{command} needs the Python module {missing!r}, which is not installed"
+    what = "PyTorch and the exporters" if missing == "torch" else f"{missing} (not installed)"
+    return f"{command} needs {what}: pip install '{extra}'"
+
+
+def missing_module(names: tuple[str, ...]) -> str | None:
+    """The first of `names` that cannot be imported here (not found, or blocked)."""
+    for name in names:
+        try:
+            if find_spec(name) is None:
+                return name
+        except (ImportError, ValueError):
+            return name
+    return None
+
+
+def quiet_libraries() -> None:
+    """Silence the import-time warnings of torch and torchao that a user cannot act on
+    (before any subcommand imports them)."""
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    for message, category in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category)
+
+
 def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    """Run a subcommand; known failures become one line on stderr (ECHO_EDGE_DEBUG=1: traceback)."""
+    """Run a subcommand; known failures become one line on stderr (ECHO_EDGE_DEBUG=1: traceback).
+
+    Exit status as EXIT_CODES documents: 1 a failed check or an unusable input, 2 usage (a
+    missing extra included; NoRowsError carries its own 2), 130 interrupted."""
+    quiet_libraries()
+    command = command_name(args)
+    missing = missing_module(NEEDS.get(getattr(args, "command", None) or "", ()))
+    if missing is not None:
+        print(f"echo-edge: error: {install_hint(command, missing)}", file=sys.stderr)
+        return EXIT_USAGE
     if os.environ.get("ECHO_EDGE_DEBUG"):
         return func(args)
     try:
         return func(args)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print("echo-edge: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except ModuleNotFoundError as e:
+        name = (e.name or "").split(".")[0]
+        message = install_hint(command, name) if name else one_line(e)
+        print(f"echo-edge: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
     except (CLIError, FileNotFoundError, ValueError, RuntimeError, OSError) as e:
         print(f"echo-edge: error: {one_line(e)}", file=sys.stderr)
         return getattr(e, "exit_status", EXIT_FAILED)

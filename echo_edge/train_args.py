@@ -21,17 +21,35 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--dev", help="evaluation manifest (JSONL)")
     p.add_argument("--out", default="runs/echo", help="output directory")
-    p.add_argument("--preset", default="tiny", choices=["tiny", "small", "seed"])
+    p.add_argument(
+        "--preset",
+        default="tiny",
+        choices=["tiny", "small", "seed"],
+        help="model size (echo_edge.config presets); the flags below override its features",
+    )
     p.add_argument("--init", help="start from this checkpoint instead of a fresh preset")
-    p.add_argument("--features", nargs="+", default=["spectrogram", "waveform"], choices=FEATURES)
-    p.add_argument("--score", default="dot", choices=SCORES)
+    p.add_argument(
+        "--features",
+        nargs="+",
+        default=["spectrogram", "waveform"],
+        choices=FEATURES,
+        help="encoder input streams, blended by learned weights",
+    )
+    p.add_argument(
+        "--score", default="dot", choices=SCORES, help="attention score: dot, cosine or a blend"
+    )
     p.add_argument(
         "--silence-scale",
         type=number(0.0, 1.0),
         default=1e-3,
         help="ε for silent keys; 1 = off, 0 = hard mask",
     )
-    p.add_argument("--pad-mask", default="hard", choices=["hard", "soft"])
+    p.add_argument(
+        "--pad-mask",
+        default="hard",
+        choices=["hard", "soft"],
+        help="padding keys: masked out (hard) or scaled by --silence-scale (soft)",
+    )
     p.add_argument("--pitch-theta", action="store_true", help="pitch-modulated rotary phase")
     p.add_argument("--pitch-radius", action="store_true", help="pitch rotary radius")
     p.add_argument("--pitch-bias", action="store_true", help="pitch-similarity attention bias")
@@ -57,10 +75,25 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         help="play each training item at a speed drawn from [LOW, HIGH] anew every epoch "
         "(e.g. 0.85 1.15); default off",
     )
-    p.add_argument("--batch-size", type=POSITIVE_INT, default=16)
-    p.add_argument("--lr", type=number(0.0, 10.0, above=True), default=2e-3)
-    p.add_argument("--warmup-steps", type=number(0, integer=True), default=300)
-    p.add_argument("--epochs", type=number(0.0, 1e6, above=True), default=10.0)
+    p.add_argument("--batch-size", type=POSITIVE_INT, default=16, help="utterances per device step")
+    p.add_argument(
+        "--lr",
+        type=number(0.0, 10.0, above=True),
+        default=2e-3,
+        help="peak learning rate (AdamW, cosine decay)",
+    )
+    p.add_argument(
+        "--warmup-steps",
+        type=number(0, integer=True),
+        default=300,
+        help="optimizer steps of linear warm-up to --lr",
+    )
+    p.add_argument(
+        "--epochs",
+        type=number(0.0, 1e6, above=True),
+        default=10.0,
+        help="passes over the training rows (fractions allowed)",
+    )
     p.add_argument(
         "--max-steps", type=number(-1, integer=True), default=-1, help="overrides --epochs when > 0"
     )
@@ -70,10 +103,26 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         default=12.0,
         help="skip longer utterances",
     )
-    p.add_argument("--eval-steps", type=POSITIVE_INT, default=500)
+    p.add_argument(
+        "--eval-steps",
+        type=POSITIVE_INT,
+        default=500,
+        help="evaluate on --dev and save a checkpoint every this many steps",
+    )
     p.add_argument(
         "--max-eval", type=POSITIVE_INT, default=200, help="dev utterances per evaluation"
     )
     p.add_argument("--workers", type=workers_arg, default=2, help="data loader workers")
-    p.add_argument("--seed", type=number(0, 2**32 - 1, integer=True), default=0)
+    p.add_argument(
+        "--seed",
+        type=number(0, 2**32 - 1, integer=True),
+        default=0,
+        help="seed of the initial weights and the data order",
+    )
     p.add_argument("--resume", action="store_true", help="resume from the last checkpoint in --out")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the final metrics and output paths as one JSON object on stdout "
+        "(training logs go to stderr)",
+    )

@@ -16,14 +16,20 @@ import shutil
 import signal
 import sys
 import warnings
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
 from echo_edge import constants as C
-from echo_edge.audio import TruncatedAudioWarning, check_audio_file
-from echo_edge.cli import Parser, number, one_line, threads_arg
+from echo_edge.audio import TruncatedAudioWarning, check_audio_file, iter_audio_blocks
+from echo_edge.cli import HelpFormatter, Parser, number, one_line, threads_arg
 from echo_edge.runtime.microphone import Microphone, MicrophoneError, input_devices
 from echo_edge.runtime.recognizer import (
+    FILE_BLOCK_SECONDS,
     Recognizer,
     Transcript,
     cache_dir,
@@ -33,6 +39,8 @@ from echo_edge.runtime.stream import Result, StreamOptions
 ERROR_PREFIX = "echo-edge: error:"
 WARNING_PREFIX = "echo-edge: warning:"
 DEFAULT_BACKEND, DEFAULT_PRECISION = "onnx", "fp32"
+# Files longer than this (seconds of audio) get a progress bar, on stderr when it is a terminal.
+PROGRESS_MIN_SECONDS = 60.0
 
 
 class TranscribeError(RuntimeError):
@@ -83,7 +91,10 @@ def add_transcribe_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         "--providers", help="onnxruntime execution providers: cpu,cuda,tensorrt or auto"
     )
     parser.add_argument(
-        "--threads", type=threads_arg, default=0, help="inference threads (0: runtime default)"
+        "--threads",
+        type=threads_arg,
+        default=0,
+        help="inference threads; 0: onnxruntime's own choice",
     )
     vad = parser.add_argument_group("endpointing")
     vad.add_argument(
@@ -210,16 +221,58 @@ def run_mic(recognizer: Recognizer, args: argparse.Namespace) -> int:
     return 0
 
 
+def audio_seconds(path: str) -> float | None:
+    """The length a file's header gives, seconds (None: it does not say, or is unreadable)."""
+    try:
+        info = sf.info(path)
+    except (RuntimeError, OSError, ValueError, TypeError):
+        return None
+    return info.frames / info.samplerate if info.samplerate and info.frames > 0 else None
+
+
+def show_progress(seconds: float | None, out: TextIO) -> bool:
+    """A bar for files longer than PROGRESS_MIN_SECONDS, and only on a terminal: a pipe or a
+    log file keeps just the results and the one-line errors."""
+    isatty = getattr(out, "isatty", None)
+    return seconds is not None and seconds > PROGRESS_MIN_SECONDS and bool(isatty and isatty())
+
+
+def counted(blocks: Iterable[np.ndarray], bar: tqdm) -> Iterator[np.ndarray]:
+    """The blocks, unchanged; each one the recogniser has taken moves `bar` by its seconds."""
+    for block in blocks:  # (N,) float32 at 16 kHz
+        yield block
+        bar.update(len(block) / C.SAMPLE_RATE)
+
+
 def transcribe_one(
-    recognizer: Recognizer, path: str, options: StreamOptions, notes: list[str] | None = None
+    recognizer: Recognizer,
+    path: str,
+    options: StreamOptions,
+    notes: list[str] | None = None,
+    progress: TextIO | None = None,
 ) -> Transcript:
     """One file -> its transcript; TranscribeError naming the file. Warnings about the file
-    (truncated: what the header promised) are appended to `notes` when given."""
+    (truncated: what the header promised) are appended to `notes` when given. `progress`:
+    where a long file's progress bar goes (in audio seconds), when that is a terminal."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TruncatedAudioWarning)
         try:
             check_audio_file(path)  # a directory, FIFO or device: said so, and never opened
-            transcript = recognizer.transcribe_file(path, options)
+            seconds = audio_seconds(path) if progress is not None else None
+            with tqdm(
+                total=round(seconds or 0.0, 1),
+                desc=Path(path).name,
+                unit="s",
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of audio "
+                "[{elapsed}<{remaining}]",
+                file=progress,
+                leave=False,
+                disable=progress is None or not show_progress(seconds, progress),
+            ) as bar:
+                blocks = iter_audio_blocks(path, block_seconds=FILE_BLOCK_SECONDS)
+                transcript = recognizer.transcribe_blocks(
+                    counted(blocks, bar), C.SAMPLE_RATE, options
+                )
         except ValueError as e:  # echo_edge.audio.AudioError is one
             message = str(e)
             raise TranscribeError(message if path in message else f"{path}: {message}") from e
@@ -244,7 +297,7 @@ def run_files(recognizer: Recognizer, args: argparse.Namespace) -> int:
     for path in args.files:
         notes: list[str] = []
         try:
-            transcript = transcribe_one(recognizer, path, options, notes)
+            transcript = transcribe_one(recognizer, path, options, notes, progress=sys.stderr)
         # TranscribeError, RecognizerError, AudioError, or a backend fault: this file only.
         except (RuntimeError, ValueError, OSError) as e:
             for note in notes:
@@ -299,9 +352,7 @@ def run_transcribe(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry (`python -m echo_edge.runtime.transcribe`), same errors as the CLI."""
-    parser = Parser(
-        prog="echo-edge transcribe", formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    parser = Parser(prog="echo-edge transcribe", formatter_class=HelpFormatter)
     args = add_transcribe_args(parser).parse_args(argv)
     try:
         return run_transcribe(args)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -76,3 +79,140 @@ def test_number_type_refuses_what_it_should(spec: dict, text: str, ok: bool) -> 
         with pytest.raises(argparse.ArgumentTypeError) as error:
             parse(text)
         assert text in str(error.value)
+
+
+def subparsers(parser: argparse.ArgumentParser, name: str = "echo-edge"):  # noqa: ANN201
+    """(name, parser) of `parser` and of every subcommand below it."""
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                yield from subparsers(sub, f"{name} {sub_name}")
+
+
+def test_every_option_has_help_and_names_its_default_once() -> None:
+    from echo_edge.cli import build_parser
+
+    seen = 0
+    for name, parser in subparsers(build_parser()):
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction | argparse._HelpAction):
+                continue
+            label = f"{name} {'/'.join(action.option_strings) or action.dest}"
+            assert action.help and action.help.strip(), f"{label}: no help"
+            text = formatter._expand_help(action)
+            assert text.lower().count("default") <= 1, f"{label}: {text!r}"
+            d = action.default
+            if action.option_strings and not (
+                d is None or d is False or d in ([], argparse.SUPPRESS)
+            ):
+                assert "default" in text.lower(), f"{label} hides its default {d!r}: {text!r}"
+            seen += 1
+    assert seen > 60  # every subcommand was walked
+
+
+def test_version_and_exit_codes_in_help() -> None:
+    r = echo_edge("--version")
+    assert r.returncode == 0
+    assert re.fullmatch(r"echo-edge \d+\.\d+\.\d+\S*", r.stdout.strip()), r.stdout
+    r = echo_edge("--help")
+    assert r.returncode == 0
+    for code in ("0", "1", "2", "130"):
+        assert re.search(rf"^\s+{code}\s+\S", r.stdout, re.MULTILINE), r.stdout
+
+
+# A fresh interpreter where what a device install lacks cannot be imported, then
+# `python -m echo_edge.cli ARGS`.
+BLOCKED = ("torch", "transformers", "safetensors", "jiwer", "matplotlib")
+RUN_BLOCKED = f"""
+import runpy, sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {BLOCKED!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+sys.meta_path.insert(0, Block())
+sys.argv = ["echo-edge", *sys.argv[1:]]
+runpy.run_module("echo_edge.cli", run_name="__main__", alter_sys=True)
+"""
+NEEDS_EXTRA = {  # the command lines of tests/test_device_install.py -> the extra named
+    ("info",): "echo-edge[train,export]",
+    ("demo",): "echo-edge[train,export]",
+    ("eval", "--data", "x.jsonl"): "echo-edge[train,export]",
+    ("train", "--train", "x.jsonl", "--dev", "x.jsonl"): "echo-edge[train,export]",
+    ("export", "--out", "b"): "echo-edge[train,export]",
+    ("verify", "b"): "echo-edge[train,export]",
+    ("bench",): "echo-edge[bench]",
+}
+
+
+def run_blocked(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", RUN_BLOCKED, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+@pytest.mark.parametrize("command", list(NEEDS_EXTRA), ids=lambda c: c[0])
+def test_without_torch_each_command_says_what_to_install(
+    command: tuple[str, ...], tmp_path: Path
+) -> None:
+    r = run_blocked(*command, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    (line,) = r.stderr.splitlines()  # one line, no traceback
+    assert line.startswith(f"echo-edge: error: echo-edge {command[0]} needs "), line
+    assert f"pip install '{NEEDS_EXTRA[command]}'" in line
+    assert list(tmp_path.iterdir()) == []  # nothing was written
+
+
+def test_without_torch_transcribe_still_starts(tmp_path: Path) -> None:
+    r = run_blocked("transcribe", "--help", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "--bundle" in r.stdout and r.stderr == ""
+
+
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_transcribe_shows_progress_of_long_files_on_a_terminal_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    from echo_edge.runtime import transcribe as T
+    from echo_edge.runtime.recognizer import Recognizer
+    from tests.test_runtime import tiny_bundle_root
+
+    t = np.arange(int(3.0 * 16000)) / 16000
+    voiced = sum(0.2 / k * np.sin(2 * np.pi * 150 * k * t) for k in range(1, 6))
+    sf.write(tmp_path / "long.wav", voiced.astype(np.float32), 16000, subtype="PCM_16")
+    sf.write(tmp_path / "short.wav", voiced[:16000].astype(np.float32), 16000, subtype="PCM_16")
+    monkeypatch.setattr(T, "PROGRESS_MIN_SECONDS", 2.0)  # "long" is 3 s, "short" 1 s
+    parser = T.add_transcribe_args(argparse.ArgumentParser())
+    args = parser.parse_args(["--json", str(tmp_path / "long.wav"), str(tmp_path / "short.wav")])
+    recognizer = Recognizer.from_bundle(tiny_bundle_root() / "bundle")
+    try:
+        for stderr in (Terminal(), io.StringIO()):
+            monkeypatch.setattr(sys, "stderr", stderr)
+            T.run_files(recognizer, args)
+            files = json.loads(capsys.readouterr().out)["files"]  # stdout: the JSON only
+            assert [f["file"] for f in files] == [args.files[0], args.files[1]]
+            bars = [x for x in re.split(r"[\r\n]", stderr.getvalue()) if "s of audio" in x]
+            if isinstance(stderr, Terminal):
+                assert any(x.startswith("long.wav: ") and "/3 s of audio" in x for x in bars)
+                assert not [x for x in bars if "short.wav" in x]  # under PROGRESS_MIN_SECONDS
+            else:
+                assert bars == []  # not a terminal: no bar
+    finally:
+        recognizer.close()
