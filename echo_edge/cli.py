@@ -12,7 +12,6 @@ import logging
 import math
 import os
 import sys
-import warnings
 from collections.abc import Callable
 from importlib.util import find_spec
 from typing import NoReturn
@@ -71,15 +70,11 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "train": (*REFERENCE, "transformers", "accelerate", "jiwer"),
     "bench": ("matplotlib", "psutil", "jiwer"),
 }
-# Import-time chatter from torch and torchao that a user cannot act on: torchao's CUDA
-# kernels that do not load on this machine, torch's pytree deprecation of Enum constants.
+# Import-time chatter from torch and torchao that a user cannot act on, logged through Python
+# logging (not warnings): torchao's "Failed to load .../_C_mxfp8...so" for CUDA kernels this
+# machine cannot load, and torch's "W... torch/utils/_pytree.py] <enum ...> is an Enum
+# subclass ..." deprecation, both printed when executorch or the quantizers import torchao.
 QUIET_LOGGERS = ("torchao", "torch.utils._pytree")
-QUIET_WARNINGS = (  # (message regex, category)
-    (r".*is an Enum subclass and is now natively supported", Warning),
-    (r"Failed to load .*torchao", Warning),
-    (r".*_pytree.*deprecated", FutureWarning),
-    (r".*torch\.utils\._pytree\._register_pytree_node.*", Warning),
-)
 
 
 class CLIError(Exception):
@@ -363,11 +358,9 @@ def missing_module(names: tuple[str, ...]) -> str | None:
 def quiet_libraries() -> None:
     """Silence the import-time warnings of torch and torchao that a user cannot act on
     (before any subcommand imports them)."""
-    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")  # torch's C++ warnings (c10 logger)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
-    for message, category in QUIET_WARNINGS:
-        warnings.filterwarnings("ignore", message=message, category=category)
 
 
 def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:

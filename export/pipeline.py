@@ -16,6 +16,7 @@ its manifest; a failed verification is reported, never a reason to delete the bu
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import signal
@@ -271,14 +272,15 @@ def export_bundle(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    files = sorted(p for p in out.iterdir() if p.is_file())
-    total = sum(p.stat().st_size for p in files)
-    for p in files:
-        log(f"  {p.name:<16} {human_size(p.stat().st_size):>9}")
     if verify:
         from echo_edge.verify import verify_at_export
 
         verify_at_export(out, checkpoint, log)
+    # Sizes after verify stored its report: the manifest is final now.
+    files = bundle_files(out)
+    total = sum(size for _, size in files)
+    for name, size in files:
+        log(f"  {name:<16} {human_size(size):>9}")
     elapsed = time.perf_counter() - start
     log(
         f"exported {label} bundle {out}: {len(files)} files, {human_size(total)} in {elapsed:.1f} s"
@@ -286,6 +288,36 @@ def export_bundle(
     # Pins the whole bundle (the manifest holds every file's sha256): verify --expect-sha256.
     log(f"manifest sha256 {sha256_file(out / MANIFEST_NAME)}")
     return out
+
+
+def bundle_files(bundle: Path) -> list[tuple[str, int]]:
+    """(name, bytes) of every file of a finished bundle, by name."""
+    return [(p.name, p.stat().st_size) for p in sorted(bundle.iterdir()) if p.is_file()]
+
+
+def export_summary(bundle: Path) -> dict:
+    """What `echo-edge export --json` prints: the bundle, its files and sizes, the manifest's
+    sha256 and the verify verdict stored in it (pass: true/false, or null when not verified)."""
+    manifest = read_bundle(bundle)
+    files = bundle_files(bundle)
+    report = manifest.verify or {}
+    verdict = {"pass": report.get("pass")}
+    for key in ("skipped", "error"):
+        if key in report:
+            verdict[key] = report[key]
+    if "checks" in report:
+        from echo_edge.verify import failures, summary_line
+
+        verdict.update(summary=summary_line(report), failed=failures(report))
+    return {
+        "bundle": str(bundle),
+        "backend": manifest.backend,
+        "precision": manifest.precision,
+        "files": [{"name": name, "bytes": size} for name, size in files],
+        "total_bytes": sum(size for _, size in files),
+        "manifest_sha256": manifest.manifest_sha256,
+        "verify": verdict,
+    }
 
 
 def _run_exporter(
@@ -361,16 +393,23 @@ def add_export_args(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip checking the bundle against the checkpoint on synthesised speech",
     )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object (bundle, files and sizes, manifest sha256, verify verdict) "
+        "on stdout; progress goes to stderr",
+    )
 
 
 def run_export(args: argparse.Namespace) -> int:
     """Entry point of `echo-edge export`; errors propagate as ValueError/RuntimeError."""
     out = args.out or f"bundles/{args.backend}-{args.precision}"
+    as_json = getattr(args, "json", False)
 
     def log(line: str) -> None:
-        print(line, flush=True)
+        print(line, file=sys.stderr if as_json else sys.stdout, flush=True)
 
-    export_bundle(
+    bundle = export_bundle(
         args.checkpoint,
         args.backend,
         args.precision,
@@ -383,4 +422,6 @@ def run_export(args: argparse.Namespace) -> int:
         log=log,
         verify=not args.no_verify,
     )
+    if as_json:
+        print(json.dumps(export_summary(bundle), indent=2), flush=True)
     return 0

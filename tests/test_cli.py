@@ -216,3 +216,23 @@ def test_transcribe_shows_progress_of_long_files_on_a_terminal_only(
                 assert bars == []  # not a terminal: no bar
     finally:
         recognizer.close()
+
+
+def test_export_json_names_the_final_files_after_verify(tmp_path: Path) -> None:
+    from echo_edge.runtime.bundle import sha256_file
+
+    Echo(tiny_config()).save_pretrained(tmp_path / "ckpt")
+    bundle = tmp_path / "bundle"
+    r = echo_edge("export", str(tmp_path / "ckpt"), "--out", str(bundle), "--json")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)  # stdout is the JSON object only; progress is on stderr
+    assert summary["bundle"] == str(bundle)
+    on_disk = {p.name: p.stat().st_size for p in bundle.iterdir() if p.is_file()}
+    assert {f["name"]: f["bytes"] for f in summary["files"]} == on_disk  # verify wrote first
+    assert summary["total_bytes"] == sum(on_disk.values())
+    assert summary["manifest_sha256"] == sha256_file(bundle / "manifest.json")
+    assert summary["verify"]["pass"] in (True, False, None)
+    log = r.stderr.splitlines()
+    verified = [i for i, line in enumerate(log) if line.startswith("verify: ")]
+    sized = [i for i, line in enumerate(log) if line.split()[:1] == ["manifest.json"]]
+    assert verified and sized and verified[0] < sized[0], r.stderr  # sizes after the report
