@@ -21,6 +21,7 @@ import argparse
 import json
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +73,8 @@ def reading(
 
 
 def dc_check(recognizer, seed: int = SEED) -> dict[str, float]:  # noqa: ANN001
-    """WER of five sentences with 0.75 s pauses as a 16-bit file, as is and after
-    `sox multi.wav dc.wav vol 0.5 dcshift 0.01` (done here with numpy)."""
+    """WER of five sentences with 0.75 s pauses as a 16-bit file: as is, at half volume, and
+    after `sox multi.wav dc.wav vol 0.5 dcshift 0.01` (done here with numpy)."""
     import tempfile
 
     import soundfile as sf
@@ -85,7 +86,8 @@ def dc_check(recognizer, seed: int = SEED) -> dict[str, float]:  # noqa: ANN001
     reference = [" ".join(normalize_text(t) for t in texts)]
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, audio in (("plain", multi), ("dc", multi * 0.5 + DC_SHIFT)):
+        versions = (("plain", multi), ("vol_half", multi * 0.5), ("dc", multi * 0.5 + DC_SHIFT))
+        for name, audio in versions:
             path = Path(tmp) / f"{name}.wav"
             sf.write(path, audio, C.SAMPLE_RATE, subtype="PCM_16")
             transcript = recognizer.transcribe_file(path)
@@ -100,22 +102,28 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=5.0, help="length of the reading")
     parser.add_argument("--partials", type=float, default=0.0, help="partial interval (s); 0: skip")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads")
+    parser.add_argument(
+        "--long-utterance", type=float, help="StreamOptions.long_utterance_seconds (default: its)"
+    )
     parser.add_argument("--out", type=Path, help="JSON report to write")
     args = parser.parse_args()
 
     from echo_edge.runtime.recognizer import FILE_OPTIONS, Recognizer
-    from echo_edge.runtime.stream import StreamOptions
 
     recognizer = Recognizer.from_bundle(args.bundle, threads=args.threads)
+    file_options = FILE_OPTIONS
+    if args.long_utterance is not None:
+        file_options = replace(FILE_OPTIONS, long_utterance_seconds=args.long_utterance)
     whole, clips, refs = reading(args.minutes)
     t0 = time.perf_counter()
     one_by_one = [recognizer.recognize(clip).text for clip in clips]
     t1 = time.perf_counter()
-    long = recognizer.transcribe_samples(whole, options=FILE_OPTIONS)
+    long = recognizer.transcribe_samples(whole, options=file_options)
     t2 = time.perf_counter()
     reference = " ".join(refs)
     report: dict[str, object] = {
         "bundle": str(args.bundle),
+        "long_utterance_seconds": file_options.long_utterance_seconds,
         "seconds": round(len(whole) / C.SAMPLE_RATE, 1),
         "sentences": len(clips),
         "utterances": len(long.segments),
@@ -129,7 +137,7 @@ def main() -> None:
     report["dc_check"] = dc_check(recognizer)
     if args.partials > 0:
         stream = recognizer.create_stream(
-            StreamOptions(partial_interval_seconds=args.partials, decoding=FILE_OPTIONS.decoding)
+            replace(file_options, partial_interval_seconds=args.partials)
         )
         step = int(0.1 * C.SAMPLE_RATE)  # microphone-sized chunks
         results = []
