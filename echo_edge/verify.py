@@ -152,6 +152,13 @@ EXPORT_UTTERANCES = 4  # the eval set verified at export time: small, seconds to
 SYNTH_SOURCE = "espeak-ng, held-out voices"
 SKIPPED_SHOWN = 3  # bad --data rows named in the one-line note (all are counted)
 SHA256_ARG = re.compile(r"[0-9a-fA-F]{64}")
+# The stages of a verification, as the report's "timings" names them -> their printed label.
+TIMINGS = {
+    "reference_seconds": "reference",  # loading the reference checkpoint
+    "eval_set_seconds": "eval set",  # synthesising or reading the eval speech
+    "bundle_seconds": "bundle",  # loading the bundle's tokenizer and sessions
+    "checks_seconds": "checks",  # every check, reference and bundle, utterance by utterance
+}
 
 Log = Callable[[str], None]
 
@@ -245,6 +252,7 @@ def verify_bundle(
     # The reference decodes with the checkpoint's own tokenizer (as the bundle was exported).
     tokenizer = load_tokenizer(reference, model.config.vocab_size)
     recognizer = Recognizer.from_bundle(bundle)
+    loaded = time.perf_counter()
     manifest = recognizer.manifest
     if expected_sha256 is not None and manifest.manifest_sha256 != expected_sha256.lower():
         recognizer.close()
@@ -263,6 +271,7 @@ def verify_bundle(
     finally:
         torch.set_num_threads(threads)
         recognizer.close()
+    checked = time.perf_counter()
     truth = [c.truth for c in checks]
     wer = {
         "reference": word_error_rate(truth, [c.reference for c in checks]),
@@ -303,6 +312,12 @@ def verify_bundle(
         "thresholds": thresholds,
         "pass": all(r["pass"] is not False for r in results.values()),
         "elapsed_seconds": round(time.perf_counter() - start, 2),
+        # Where the time went (TIMINGS): the bundle's tokenizer and sessions, then every
+        # check; the callers add loading the reference and making the eval set (`timed`).
+        "timings": {
+            "bundle_seconds": round(loaded - start, 2),
+            "checks_seconds": round(checked - loaded, 2),
+        },
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": versions(manifest.backend),
     }
@@ -318,19 +333,48 @@ def failures(report: dict) -> list[str]:
     return out
 
 
+def bound(result: dict) -> str:
+    """A check's gate as a user reads it: "bound <= 0.5", or "reported, not gated"."""
+    if result["threshold"] is None:
+        return "reported, not gated"
+    return f"bound {result['op']} {result['threshold']:g}"
+
+
+def durations(report: dict) -> str:
+    """Each stage of the report's "timings" that was measured, labelled, and the total:
+    "reference 2.1 s, eval set 3.0 s, bundle 0.4 s, checks 11.6 s (total 17.3 s)"."""
+    t = report.get("timings") or {}
+    parts = [f"{label} {t[key]:.1f} s" for key, label in TIMINGS.items() if key in t]
+    total = f"total {t.get('total_seconds', report['elapsed_seconds']):.1f} s"
+    return f"{', '.join(parts)} ({total})" if parts else total
+
+
+def timed(report: dict, reference_seconds: float, eval_set_seconds: float, start: float) -> dict:
+    """The report with the stages its caller ran before verify_bundle added to "timings"."""
+    t = report.setdefault("timings", {})
+    t.update(reference_seconds=round(reference_seconds, 2))
+    t.update(eval_set_seconds=round(eval_set_seconds, 2))
+    t["total_seconds"] = round(time.perf_counter() - start, 2)
+    return report
+
+
 def summary_line(report: dict) -> str:
-    """One line: PASS/FAIL, agreement, ΔWER, the failed checks."""
+    """One line: PASS/FAIL, agreement, ΔWER and logits error, each with its bound; the time
+    taken; the failed checks."""
     if "skipped" in report or "error" in report:
         return f"verify: {'skipped' if 'skipped' in report else 'ERROR'}: " + (
             report.get("skipped") or report["error"]
         )
-    c, ev = report["checks"], report["eval_set"]
+    c, ev, wer = report["checks"], report["eval_set"], report["wer"]
     line = (
         f"verify: {'PASS' if report['pass'] else 'FAIL'} on {ev['utterances']} utterances "
-        f"({ev['seconds']:.1f} s): transcripts identical {c['transcript_agreement']['value']:.2f}, "
-        f"ΔWER {report['wer']['delta_points']:+.2f} points (streamed "
-        f"{report['wer']['streaming_delta_points']:+.2f}), logits rel err "
-        f"{c['logits_rel']['value']:.2g} [{report['elapsed_seconds']:.1f} s]"
+        f"({ev['seconds']:.1f} s of audio): "
+        f"transcripts identical {c['transcript_agreement']['value']:.2f} "
+        f"({bound(c['transcript_agreement'])}), "
+        f"ΔWER {wer['delta_points']:+.2f} points ({bound(c['delta_wer_points'])}), "
+        f"streamed {wer['streaming_delta_points']:+.2f} ({bound(c['streaming_delta_wer_points'])}), "
+        f"logits rel err {c['logits_rel']['value']:.2g} ({bound(c['logits_rel'])}); "
+        f"{durations(report)}"
     )
     bad = failures(report)
     return line + (f"; failed: {'; '.join(bad)}" if bad else "")
@@ -344,21 +388,23 @@ def format_report(report: dict) -> str:
         f"bundle     {report['bundle']}  {report['backend']} {report['precision']}{scheme}",
         f"manifest   sha256 {report['manifest_sha256']}",
         f"reference  {report['reference']}  sha256 {report['reference_sha256'][:12]}",
-        f"eval set   {ev['utterances']} utterances, {ev['seconds']:.1f} s, {ev['source']}",
+        f"eval set   {ev['utterances']} utterances, {ev['seconds']:.1f} s of audio, {ev['source']}",
         "",
         f"{'check':<40} {'worst':>10} {'mean':>10}  {'threshold':>12}  result",
     ]
     for name, r in report["checks"].items():
-        bound = "-" if r["threshold"] is None else f"{r['op']} {r['threshold']:g}"
-        result = {True: "pass", False: "FAIL", None: "(not gated)"}[r["pass"]]
+        limit = "-" if r["threshold"] is None else f"{r['op']} {r['threshold']:g}"
+        result = {True: "pass", False: "FAIL", None: "(reported, not gated)"}[r["pass"]]
         worst = "-" if r["worst"] is None else f"{r['worst']:.3g}"
-        lines.append(f"{CHECKS[name][2]:<40} {worst:>10} {r['mean']:>10.3g}  {bound:>12}  {result}")
+        lines.append(f"{CHECKS[name][2]:<40} {worst:>10} {r['mean']:>10.3g}  {limit:>12}  {result}")
+    c = report["checks"]
     lines += [
         "",
         f"WER reference {100 * wer['reference']:.1f} %, bundle {100 * wer['bundle']:.1f} % "
-        f"(ΔWER {wer['delta_points']:+.2f} points), bundle streamed as `echo-edge transcribe` "
-        f"{100 * wer['bundle_streaming']:.1f} % (ΔWER {wer['streaming_delta_points']:+.2f})",
-        f"{'PASS' if report['pass'] else 'FAIL'} in {report['elapsed_seconds']:.1f} s",
+        f"(ΔWER {wer['delta_points']:+.2f} points, {bound(c['delta_wer_points'])}), bundle "
+        f"streamed as `echo-edge transcribe` {100 * wer['bundle_streaming']:.1f} % "
+        f"(ΔWER {wer['streaming_delta_points']:+.2f}, {bound(c['streaming_delta_wer_points'])})",
+        f"{'PASS' if report['pass'] else 'FAIL'}: {durations(report)}",
     ]
     return "\n".join(lines)
 
@@ -376,9 +422,13 @@ def verify_at_export(bundle: Path, checkpoint: str | Path | None, log: Log) -> d
         report: dict = {"skipped": "espeak-ng is not installed: no eval speech to verify on"}
     else:
         try:
+            start = time.perf_counter()
             model, _ = load_checkpoint(checkpoint)
+            loaded = time.perf_counter()
             utterances = synthesize_eval_set(EXPORT_UTTERANCES)
+            made = time.perf_counter()
             report = verify_bundle(bundle, model.eval(), checkpoint, utterances, SYNTH_SOURCE)
+            report = timed(report, loaded - start, made - loaded, start)
         except (RuntimeError, ValueError, OSError) as e:
             report = {"error": str(e).strip().splitlines()[0] if str(e).strip() else repr(e)}
     set_verify_report(bundle, report)
@@ -424,7 +474,9 @@ def run_verify(args: argparse.Namespace) -> int:
         manifest = read_bundle(args.bundle, expected_sha256=pin)
     except BundleError as e:
         raise ValueError(str(e)) from e
+    start = time.perf_counter()
     model, reference = resolve_reference(manifest, args.reference, args.force_reference)
+    loaded = time.perf_counter()
     skipped: list[str] = []
     if args.data is None:
         utterances, source = synthesize_eval_set(args.limit or DEFAULT_COUNT), SYNTH_SOURCE
@@ -438,9 +490,11 @@ def run_verify(args: argparse.Namespace) -> int:
             raise NoRowsError(f"{args.data}: no rows to verify on{why}")
         if skipped:
             print(f"echo-edge: warning: {args.data}: {summary}", file=sys.stderr)
+    made = time.perf_counter()
     report = verify_bundle(
         args.bundle, model, reference, utterances, source, progress=True, expected_sha256=pin
     )
+    report = timed(report, loaded - start, made - loaded, start)
     report["eval_set"]["skipped_rows"] = len(skipped)
     report["eval_set"]["skipped_first"] = skipped[:SKIPPED_SHOWN]
     if args.out:

@@ -236,3 +236,54 @@ def test_export_json_names_the_final_files_after_verify(tmp_path: Path) -> None:
     verified = [i for i, line in enumerate(log) if line.startswith("verify: ")]
     sized = [i for i, line in enumerate(log) if line.split()[:1] == ["manifest.json"]]
     assert verified and sized and verified[0] < sized[0], r.stderr  # sizes after the report
+
+
+def test_verify_summary_gives_each_figure_its_bound_and_labels_durations() -> None:
+    from echo_edge.verify import CHECKS, THRESHOLDS, aggregate, format_report, summary_line
+
+    values = {name: 0.0 for name in CHECKS} | {
+        "transcript_agreement": 0.25,  # int8: a near-tie may flip, reported only
+        "streaming_transcript_agreement": 0.25,
+        "teacher_forced_agreement": 0.97,
+        "tokenizer_agreement": 1.0,
+        "frontend_silence_agreement": 1.0,
+        "logits_rel": 0.05,
+    }
+    checks = {
+        name: aggregate([values[name]], stat, op, THRESHOLDS["int8"][name])
+        for name, (stat, op, _) in CHECKS.items()
+    }
+    report = {
+        "bundle": "b",
+        "manifest_sha256": "0" * 64,
+        "backend": "onnx",
+        "precision": "int8",
+        "reference": "shipped",
+        "reference_sha256": "1" * 64,
+        "eval_set": {"source": "espeak-ng", "utterances": 4, "seconds": 11.6},
+        "checks": checks,
+        "wer": dict.fromkeys(
+            ("reference", "bundle", "bundle_streaming", "delta_points", "streaming_delta_points"),
+            0.0,
+        ),
+        "pass": True,
+        "elapsed_seconds": 12.0,
+        "timings": {
+            "reference_seconds": 2.1,
+            "eval_set_seconds": 3.0,
+            "bundle_seconds": 0.4,
+            "checks_seconds": 11.6,
+            "total_seconds": 17.3,
+        },
+    }
+    line = summary_line(report)
+    assert line.startswith("verify: PASS on 4 utterances (11.6 s of audio)")
+    assert "transcripts identical 0.25 (reported, not gated)" in line
+    assert "ΔWER +0.00 points (bound <= 0.5)" in line
+    assert "logits rel err 0.05 (bound <= 0.15)" in line
+    assert "reference 2.1 s, eval set 3.0 s, bundle 0.4 s, checks 11.6 s (total 17.3 s)" in line
+    table = format_report(report)
+    assert "(reported, not gated)" in table
+    assert table.splitlines()[-1] == (
+        "PASS: reference 2.1 s, eval set 3.0 s, bundle 0.4 s, checks 11.6 s (total 17.3 s)"
+    )
