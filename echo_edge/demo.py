@@ -44,6 +44,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from echo_edge.runtime.recognizer import Recognizer
     from echo_edge.runtime.transcribe import default_bundle
     from echo_edge.tokenizer import default_tokenizer
+    from echo_edge.verify import REFERENCE_THREADS
 
     model, trained = load_checkpoint(args.checkpoint)
     if not trained:
@@ -55,25 +56,33 @@ def run_demo(args: argparse.Namespace) -> int:
     recognizer = Recognizer.from_bundle(bundle) if bundle is not None else None
     refs, ref_hyps, run_hyps = [], [], []
     audio_s = torch_s = runtime_s = 0.0
-    with tempfile.TemporaryDirectory() as d:
-        for path, text in synthesize(Path(d)):
-            wave = load_audio(path)
-            audio_s += len(wave) / 16000
-            start = time.perf_counter()
-            ids = model.generate(torch.from_numpy(wave)[None])[0].tolist()
-            torch_s += time.perf_counter() - start
-            refs.append(text)
-            ref_hyps.append(tok.decode(strip_special(ids)))
-            print(f"  said:     {text}")
-            print(f"  pytorch:  {ref_hyps[-1]}")
-            if recognizer is not None:
+    # The reference runs on one thread, as verify runs it: torch's spinning intra-op threads
+    # made its RTF swing with whatever else a shared machine was doing.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(REFERENCE_THREADS)
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            for path, text in synthesize(Path(d)):
+                wave = load_audio(path)
+                audio_s += len(wave) / 16000
                 start = time.perf_counter()
-                run_hyps.append(recognizer.transcribe_file(path).text)
-                runtime_s += time.perf_counter() - start
-                print(f"  runtime:  {run_hyps[-1]}")
-            print()
+                ids = model.generate(torch.from_numpy(wave)[None])[0].tolist()
+                torch_s += time.perf_counter() - start
+                refs.append(text)
+                ref_hyps.append(tok.decode(strip_special(ids)))
+                print(f"  said:     {text}")
+                print(f"  pytorch:  {ref_hyps[-1]}")
+                if recognizer is not None:
+                    start = time.perf_counter()
+                    run_hyps.append(recognizer.transcribe_file(path).text)
+                    runtime_s += time.perf_counter() - start
+                    print(f"  runtime:  {run_hyps[-1]}")
+                print()
+    finally:
+        torch.set_num_threads(threads)
     print(
-        f"PyTorch eager:  WER {100 * word_error_rate(refs, ref_hyps):5.1f} %   RTF {torch_s / audio_s:.3f}"
+        f"PyTorch eager:  WER {100 * word_error_rate(refs, ref_hyps):5.1f} %   "
+        f"RTF {torch_s / audio_s:.3f}   ({REFERENCE_THREADS} thread)"
     )
     if recognizer is not None:
         print(

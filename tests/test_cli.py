@@ -287,3 +287,32 @@ def test_verify_summary_gives_each_figure_its_bound_and_labels_durations() -> No
     assert table.splitlines()[-1] == (
         "PASS: reference 2.1 s, eval set 3.0 s, bundle 0.4 s, checks 11.6 s (total 17.3 s)"
     )
+
+
+def test_demo_runs_the_reference_on_one_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import torch
+
+    from echo_edge.demo import run_demo
+    from tests.speech import require_espeak
+
+    require_espeak()
+    Echo(tiny_config()).save_pretrained(tmp_path)
+    seen: list[int] = []
+    generate = Echo.generate
+
+    def counting_generate(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen.append(torch.get_num_threads())
+        return generate(self, *args, **kwargs)
+
+    monkeypatch.setattr(Echo, "generate", counting_generate)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # what a caller had: the reference must not use it
+    try:
+        assert run_demo(argparse.Namespace(checkpoint=str(tmp_path))) == 0
+        assert torch.get_num_threads() == 2  # given back afterwards
+    finally:
+        torch.set_num_threads(before)
+    assert seen and set(seen) == {1}, seen
+    assert "(1 thread)" in capsys.readouterr().out
