@@ -387,6 +387,20 @@ def synthesize_corpus(
     return summary
 
 
+def written(out_dir: Path, summary: dict) -> dict:
+    """`data synth --json`: the summary with the paths written and the corpus totals."""
+    splits = summary["splits"]
+    return {
+        "out": str(out_dir),
+        "manifests": {split: str(out_dir / f"{split}.jsonl") for split in splits},
+        "audio_dir": str(out_dir / "audio"),
+        "summary": str(out_dir / "synth.json"),
+        "utterances": sum(s["utterances"] for s in splits.values()),
+        "hours": round(sum(s["hours"] for s in splits.values()), 4),
+        **summary,
+    }
+
+
 def add_synth_args(parser: argparse.ArgumentParser) -> None:
     """Arguments of `echo-edge data synth`."""
     from echo_edge.cli import number, workers_arg
@@ -414,6 +428,11 @@ def add_synth_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dev-fraction", type=share, default=0.05, help="share of hours")
     parser.add_argument("--test-fraction", type=share, default=0.05, help="share of hours")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing corpus")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print what was written (counts, hours, paths) as one JSON object on stdout",
+    )
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -429,6 +448,9 @@ def run_synth(args: argparse.Namespace) -> int:
         args.test_fraction,
         args.overwrite,
     )
+    if getattr(args, "json", False):
+        print(json.dumps(written(Path(args.out), summary), indent=2))
+        return 0
     for split, s in summary["splits"].items():
         print(
             f"{split}: {s['utterances']} utterances, {s['hours']:.2f} h, {s['voices']} voices, "

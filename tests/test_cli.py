@@ -316,3 +316,25 @@ def test_demo_runs_the_reference_on_one_thread(
         torch.set_num_threads(before)
     assert seen and set(seen) == {1}, seen
     assert "(1 thread)" in capsys.readouterr().out
+
+
+def test_data_synth_json_counts_what_it_wrote(tmp_path: Path) -> None:
+    from tests.speech import require_espeak
+
+    require_espeak()
+    out = tmp_path / "corpus"
+    r = echo_edge(
+        "data", "synth", "--out", str(out), "--hours", "0.003", "--workers", "1", "--json"
+    )
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)  # the progress bar stays on stderr
+    assert summary["out"] == str(out)
+    counted = 0
+    for split, path in summary["manifests"].items():
+        rows = Path(path).read_text().splitlines()
+        assert len(rows) == summary["splits"][split]["utterances"]
+        counted += len(rows)
+    assert counted == summary["utterances"] > 0
+    assert isinstance(summary["hours"], float) and summary["hours"] > 0
+    assert json.loads(Path(summary["summary"]).read_text())["splits"] == summary["splits"]
+    assert len(list(Path(summary["audio_dir"]).glob("*.wav"))) == counted
