@@ -9,14 +9,18 @@ teacher-forced logits for the seeds' token accuracy / precision / recall / F1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 import torch
+from tqdm import tqdm
 from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments, TrainerCallback
+from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from echo_edge.config import EchoConfig, preset
@@ -71,6 +75,31 @@ class LearnedParamsCallback(TrainerCallback):
             if echo is not None:
                 for key, value in flatten(echo.learned_report()).items():
                     logs[f"learned/{key}"] = round(value, 5)
+
+
+class JsonLogCallback(ProgressCallback):
+    """Trainer's progress bar, each log line printed as JSON whose numbers are numbers
+    (ProgressCallback and PrinterCallback print floats as "%.4g" strings)."""
+
+    def __init__(self, out: TextIO) -> None:
+        super().__init__()
+        self.out = out
+
+    def on_log(self, args, state, control, logs=None, **kw):  # noqa: ANN001, ANN201
+        if state.is_world_process_zero and logs:
+            line = {k: as_number(v) for k, v in logs.items() if k != "total_flos"}
+            tqdm.write(json.dumps(line, default=str), file=self.out)
+            self.out.flush()
+
+
+def as_number(value: object) -> object:
+    """A log value as JSON would best carry it: floats to 6 significant digits, numpy and
+    tensor scalars as Python numbers, anything else unchanged."""
+    if hasattr(value, "item") and callable(value.item):
+        value = value.item()
+    if isinstance(value, float) and value == value and abs(value) != float("inf"):
+        return float(f"{value:.6g}")
+    return value
 
 
 def flatten(report: dict, prefix: str = "") -> dict[str, float]:
@@ -235,22 +264,38 @@ def build_trainer(args: argparse.Namespace, config: EchoConfig | None = None) ->
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Train, then save the final model as a plain Echo checkpoint in OUT/final."""
+    """Train, then save the final model as a plain Echo checkpoint in OUT/final.
+
+    Log lines are JSON objects of numbers, on stdout; with --json they go to stderr and
+    stdout gets one JSON object: the output paths and the final metrics."""
+    as_json = getattr(args, "json", False)
+    stdout = sys.stdout
     start = time.time()
-    trainer = build_trainer(args)
-    trainer.train(resume_from_checkpoint=True if args.resume else None)
-    final = Path(args.out) / "final"
-    model: EchoForSpeechSeq2Seq = trainer.model
-    model.save_echo(final)
-    summary = {
-        "train_seconds": round(time.time() - start, 1),
-        "parameters": model.echo.num_parameters(),
-        "learned": model.echo.learned_report(),
-        "args": {k: v for k, v in vars(args).items() if k != "func"},
-    }
-    if trainer.eval_dataset is not None:
-        summary["eval"] = trainer.evaluate()
-    (final / "train_summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    with contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext():
+        trainer = build_trainer(args)
+        trainer.remove_callback(ProgressCallback)
+        trainer.remove_callback(PrinterCallback)
+        trainer.add_callback(JsonLogCallback(sys.stdout))  # stderr with --json
+        trained = trainer.train(resume_from_checkpoint=True if args.resume else None)
+        final = Path(args.out) / "final"
+        model: EchoForSpeechSeq2Seq = trainer.model
+        model.save_echo(final)
+        summary = {
+            "train_seconds": round(time.time() - start, 1),
+            "parameters": model.echo.num_parameters(),
+            "learned": model.echo.learned_report(),
+            "train": {k: as_number(v) for k, v in trained.metrics.items() if k != "total_flos"},
+            "args": {k: v for k, v in vars(args).items() if k != "func"},
+        }
+        if trainer.eval_dataset is not None:
+            summary["eval"] = {k: as_number(v) for k, v in trainer.evaluate().items()}
+    path = final / "train_summary.json"
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    if as_json:
+        result = {"out": str(args.out), "final": str(final), "summary": str(path)}
+        result |= {k: v for k, v in summary.items() if k != "args"}
+        print(json.dumps(result, indent=2), file=stdout, flush=True)
+        return 0
     print(json.dumps({k: summary[k] for k in ("train_seconds", "parameters", "learned")}))
     if "eval" in summary:
         print(json.dumps(summary["eval"]))

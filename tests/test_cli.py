@@ -338,3 +338,28 @@ def test_data_synth_json_counts_what_it_wrote(tmp_path: Path) -> None:
     assert isinstance(summary["hours"], float) and summary["hours"] > 0
     assert json.loads(Path(summary["summary"]).read_text())["splits"] == summary["splits"]
     assert len(list(Path(summary["audio_dir"]).glob("*.wav"))) == counted
+
+
+def test_train_json_and_log_lines_carry_numbers(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from echo_edge.cli import main
+    from tests.test_train import write_corpus
+
+    manifest = write_corpus(tmp_path)
+    status = main(
+        ["train", "--train", manifest, "--dev", manifest, "--out", str(tmp_path / "run")]
+        + ["--max-steps", "2", "--batch-size", "2", "--workers", "0", "--eval-steps", "2"]
+        + ["--max-eval", "2", "--json"]
+    )
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    result = json.loads(out)  # stdout: one JSON object; the logs went to stderr
+    assert result["out"] == str(tmp_path / "run")
+    assert (Path(result["final"]) / "config.json").is_file()
+    assert json.loads(Path(result["summary"]).read_text())["eval"] == result["eval"]
+    for key in ("eval_loss", "eval_wer", "eval_token_accuracy"):
+        assert isinstance(result["eval"][key], float), key
+    assert isinstance(result["train"]["train_loss"], float)
+    logs = [json.loads(x) for x in re.split(r"[\r\n]", err) if x.startswith("{")]
+    losses = [line["loss"] for line in logs if "loss" in line]
+    assert losses and all(isinstance(v, float) for v in losses), logs  # not "%.4g" strings
+    assert all(isinstance(line["epoch"], float | int) for line in logs if "epoch" in line)
