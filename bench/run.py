@@ -214,7 +214,7 @@ def measure_all(specs: list[dict[str, Any]], common: dict[str, Any], work: Path)
             bar.set_postfix_str(f"{spec['name']}: starting")
             result = run_system(spec, work, bar.set_postfix_str)
             status = f"FAILED: {result['error']}" if result.get("failed") else "done"
-            bar.write(f"{spec['name']}: {status} ({time.perf_counter() - t0:.1f} s)")
+            bar.write(f"{spec['name']}: {status} ({time.perf_counter() - t0:.1f} s)", sys.stderr)
             bar.update(1)
             results.append(result)
             if (
@@ -229,7 +229,8 @@ def measure_all(specs: list[dict[str, Any]], common: dict[str, Any], work: Path)
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    """The bench subcommand -> exit status (1 if a system or a cold start failed)."""
+    """The bench subcommand -> exit status (1 if a system or a cold start failed). --json:
+    stdout is one JSON object (the paths written, the targets, the failed systems)."""
     import soundfile as sf
 
     from echo_edge import constants as C
@@ -295,12 +296,18 @@ def run_bench(args: argparse.Namespace) -> int:
     results = finite(results)
     (out / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False) + "\n")
     (out / "results.md").write_text(results_markdown(results))
-    write_plots(results, out)
-    print(markdown_table(results))
-    print()
-    print("\n".join(target_lines(results["targets"])))
-    print(f"\nwrote {out}/results.json, results.md and plots", file=sys.stderr)
+    plots = write_plots(results, out)
     failed = [s for s in systems if s.get("failed") or (s.get("cold_start") or {}).get("error")]
+    if args.json:
+        written = {"results": str(out / "results.json"), "report": str(out / "results.md")}
+        written |= {"plots": [str(p) for p in plots], "targets": results["targets"]}
+        written["failed"] = [s["name"] for s in failed]
+        print(json.dumps(written, indent=2), flush=True)
+    else:
+        print(markdown_table(results))
+        print()
+        print("\n".join(target_lines(results["targets"])))
+    print(f"\nwrote {out}/results.json, results.md and plots", file=sys.stderr)
     for s in failed:
         print(
             f"echo-edge: error: {s['name']}: {s.get('error') or s['cold_start']['error']}",
@@ -311,11 +318,10 @@ def run_bench(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry (`python bench/run.py`): the CLI's parser and its one-line errors."""
-    from echo_edge.cli import run
+    from echo_edge.cli import HelpFormatter, Parser, run
 
-    parser = argparse.ArgumentParser(
-        prog="bench/run.py", formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    parser = Parser(prog="bench/run.py", formatter_class=HelpFormatter)
+    parser.set_defaults(command="bench")  # run() checks the bench extras are installed
     args = add_bench_args(parser).parse_args(argv)
     return run(run_bench, args)
 

@@ -363,3 +363,23 @@ def test_train_json_and_log_lines_carry_numbers(tmp_path: Path, capsys) -> None:
     losses = [line["loss"] for line in logs if "loss" in line]
     assert losses and all(isinstance(v, float) for v in losses), logs  # not "%.4g" strings
     assert all(isinstance(line["epoch"], float | int) for line in logs if "epoch" in line)
+
+
+def test_bench_json_names_what_it_wrote_and_the_targets(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from echo_edge.cli import main
+    from tests.speech import require_espeak
+    from tests.test_runtime import tiny_bundle_root
+
+    require_espeak()
+    bundle = tiny_bundle_root() / "bundle"
+    common = ["--lengths", "1", "--repeats", "1", "--warmup", "0", "--limit", "1"]
+    status = main(
+        ["bench", str(bundle), "--no-reference", *common, "--out", str(tmp_path), "--json"]
+    )
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    written = json.loads(out)  # stdout: the JSON object only (no table)
+    results = json.loads(Path(written["results"]).read_text())
+    assert written["targets"] == results["targets"] and written["targets"]
+    assert Path(written["report"]).is_file() and all(Path(p).is_file() for p in written["plots"])
+    assert written["failed"] == []
