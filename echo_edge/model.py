@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors.torch import save_file
 from torch import nn
@@ -21,6 +22,15 @@ from echo_edge.decoder import Decoder
 from echo_edge.decoding import DecodingOptions, greedy_decode, seconds_of, token_budget
 from echo_edge.encoder import Encoder
 from echo_edge.frontend import Frontend
+from echo_edge.runtime.highpass import remove_dc
+
+
+def remove_dc_rows(waveform: torch.Tensor) -> torch.Tensor:
+    """runtime/highpass.remove_dc on each row of (B, N) audio, on the CPU in numpy (exact)."""
+    rows = waveform.detach().to("cpu", torch.float32).numpy()  # (B, N)
+    out = torch.from_numpy(np.stack([remove_dc(r) for r in rows]) if len(rows) else rows)
+    return out.to(waveform.device, waveform.dtype)
+
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -62,7 +72,12 @@ class Echo(nn.Module):
     def features(
         self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None
     ) -> Features:
-        """Waveform (B, N) in [-1, 1] (+ sample mask (B, N)) -> the frontend's streams."""
+        """Waveform (B, N) in [-1, 1] (+ sample mask (B, N)) -> the frontend's streams.
+
+        DC is removed first, with the runtime's own causal filter, so the reference and a
+        bundle see the same audio (trailing padding cannot reach the samples before it).
+        """
+        input_values = remove_dc_rows(input_values)  # (B, N)
         mel, pitch, _energy, silence = self.frontend.compute(input_values)  # bounded memory
         frames = mel.shape[-1]
         wave = F.pad(input_values, (0, frames * C.HOP - input_values.shape[1]))  # (B, T*HOP)

@@ -22,6 +22,7 @@ import torch
 from echo_edge import constants as C
 from echo_edge.evalset import EvalUtterance
 from echo_edge.model import Echo
+from echo_edge.runtime.highpass import remove_dc
 from echo_edge.runtime.recognizer import Recognizer
 from echo_edge.runtime.stream import FrameBlock, IncrementalFrontend
 from echo_edge.tokenizer import EchoTokenizer
@@ -137,7 +138,8 @@ def check_utterance(
 
     # 1. Frontend: the reference on the whole utterance vs the runtime's bounded calls.
     ref = model.features(x)  # mel (1, 80, T), pitch (1, 3, T), silence (1, T), wave (1, T*HOP)
-    got = recognizer.features(samples)  # mel (80, T), pitch (3, T), silence (T,)
+    # Both sides see DC-free audio: Echo.features and conditioned_features apply one filter.
+    got = recognizer.conditioned_features(samples)  # mel (80, T), pitch (3, T), silence (T,)
     if got.mel.shape != ref.mel.shape[1:]:
         raise RuntimeError(
             f"{utt.id}: bundle frontend gives {got.mel.shape[-1]} frames, "
@@ -177,7 +179,8 @@ def check_utterance(
     bundle_ids = list(result.tokens)
 
     # 5. Streaming vs offline frames, both through the runtime.
-    stream_diff = stream_difference(streamed_features(recognizer, samples, STREAM_SEED), got)
+    conditioned = remove_dc(samples)
+    stream_diff = stream_difference(streamed_features(recognizer, conditioned, STREAM_SEED), got)
 
     # 6. The path users run: the endpointed stream of `echo-edge transcribe`.
     streamed = recognizer.transcribe_samples(samples).text
