@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from echo_edge.cli import UsageError, number
+
 DEFAULT_LENGTHS = (1.0, 2.0, 5.0, 10.0, 20.0, 30.0)  # seconds of audio in the encoder sweep
 DEFAULT_REPEATS = 10  # timed runs per measurement (the median is reported)
 DEFAULT_WARMUP = 2  # untimed runs before each measurement
@@ -31,23 +33,31 @@ def add_bench_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="JSONL eval manifest; default: synthesised with held-out espeak-ng voices",
     )
     parser.add_argument(
-        "--limit", type=int, help="first N eval utterances; default: all (8 synthesised)"
+        "--limit",
+        type=number(1, integer=True),
+        help="first N eval utterances; default: all (8 synthesised)",
     )
     parser.add_argument(
         "--threads",
-        type=int,
+        type=number(0, integer=True),
         default=0,
         help="inference threads, pinned to the first N usable CPUs (0: all usable CPUs)",
     )
     parser.add_argument(
-        "--repeats", type=int, default=DEFAULT_REPEATS, help="timed runs per measurement"
+        "--repeats",
+        type=number(1, integer=True),
+        default=DEFAULT_REPEATS,
+        help="timed runs per measurement",
     )
     parser.add_argument(
-        "--warmup", type=int, default=DEFAULT_WARMUP, help="untimed runs before each measurement"
+        "--warmup",
+        type=number(0, integer=True),
+        default=DEFAULT_WARMUP,
+        help="untimed runs before each measurement",
     )
     parser.add_argument(
         "--lengths",
-        type=float,
+        type=number(0.0, 3600.0, above=True),
         nargs="+",
         default=list(DEFAULT_LENGTHS),
         metavar="S",
@@ -70,17 +80,18 @@ def add_bench_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def check_bench_args(args: argparse.Namespace) -> None:
-    """Reject nonsensical numbers with one line (ValueError)."""
+    """Reject nonsensical numbers with one line (UsageError, a ValueError: exit status 2);
+    the CLI's parser refuses them first, this guards callers that build `args` themselves."""
     if args.limit is not None and args.limit < 1:
-        raise ValueError(f"--limit must be >= 1, not {args.limit}")
+        raise UsageError(f"--limit must be >= 1, not {args.limit}")
     if args.threads < 0:
-        raise ValueError(f"--threads must be >= 0, not {args.threads}")
+        raise UsageError(f"--threads must be >= 0, not {args.threads}")
     if args.repeats < 1:
-        raise ValueError(f"--repeats must be >= 1, not {args.repeats}")
+        raise UsageError(f"--repeats must be >= 1, not {args.repeats}")
     if args.warmup < 0:
-        raise ValueError(f"--warmup must be >= 0, not {args.warmup}")
+        raise UsageError(f"--warmup must be >= 0, not {args.warmup}")
     bad = [s for s in args.lengths if not s > 0]
     if bad:
-        raise ValueError(f"--lengths must be positive seconds, not {bad}")
+        raise UsageError(f"--lengths must be positive seconds, not {bad}")
     if args.no_reference and not args.bundles:
-        raise ValueError("nothing to measure: give bundles or drop --no-reference")
+        raise UsageError("nothing to measure: give bundles or drop --no-reference")

@@ -81,6 +81,13 @@ class CLIError(Exception):
     """A user-facing failure: printed as one line, exit status 1."""
 
 
+class UsageError(ValueError):
+    """Options that cannot go together (or are missing) where argparse cannot tell: printed
+    as one line, exit status 2 like argparse's own usage errors."""
+
+    exit_status = EXIT_USAGE
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Each option's default, once: "(default: X)" is added only when the help text does not
     already say what the default is, and only for a default worth naming (not None, False or

@@ -63,22 +63,25 @@ EXIT_TERMINATED = 128 + signal.SIGTERM  # the shell's status for a process ended
 def resolve_quant(
     backend: str, precision: str, quant: str | None, calibration: str | Path | None
 ) -> str | None:
-    """Check backend x precision x quant -> the int8 scheme (None for float precisions)."""
+    """Check backend x precision x quant -> the int8 scheme (None for float precisions).
+    A combination that does not exist is a UsageError (a ValueError: exit status 2)."""
+    from echo_edge.cli import UsageError
+
     if backend not in SUPPORTED:
-        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+        raise UsageError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+        raise UsageError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
     if precision not in SUPPORTED[backend]:
         choices = " or ".join(SUPPORTED[backend])
-        raise ValueError(f"{backend} does not support {precision}: use --precision {choices}")
+        raise UsageError(f"{backend} does not support {precision}: use --precision {choices}")
     if precision != "int8":
         if quant is not None:
-            raise ValueError(f"--quant applies to int8 only, not {precision}")
+            raise UsageError(f"--quant applies to int8 only, not {precision}")
         return None
     if quant is None:
         return "dynamic" if backend == "onnx" and calibration is None else "static"
     if quant not in QUANT_MODES[backend]:
-        raise ValueError(f"{backend} int8 is {' or '.join(QUANT_MODES[backend])}, not {quant}")
+        raise UsageError(f"{backend} int8 is {' or '.join(QUANT_MODES[backend])}, not {quant}")
     return quant
 
 
@@ -202,7 +205,9 @@ def export_bundle(
     start = time.perf_counter()
     quant = resolve_quant(backend, precision, quant, calibration)
     if onnx_from is not None and backend == "executorch":
-        raise ValueError("--from-onnx applies to onnx and tensorrt exports, not executorch")
+        from echo_edge.cli import UsageError
+
+        raise UsageError("--from-onnx applies to onnx and tensorrt exports, not executorch")
     if backend == "tensorrt":
         from echo_edge.export.tensorrt import require_tensorrt
 

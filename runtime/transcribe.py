@@ -47,6 +47,12 @@ class TranscribeError(RuntimeError):
     """A user-facing failure of the transcribe command."""
 
 
+class TranscribeUsageError(TranscribeError):
+    """Options of the transcribe command that do not go together: exit status 2."""
+
+    exit_status = 2  # echo_edge.cli.EXIT_USAGE
+
+
 def default_bundle(log: TextIO = sys.stderr) -> Path:
     """The shipped model's ONNX fp32 bundle: built on first use, then read from the cache."""
     from echo_edge.checkpoint import checkpoint_sha256
@@ -337,11 +343,11 @@ def run_transcribe(args: argparse.Namespace) -> int:
             print(f"{d['index']:3d}  {d['name']}  ({d['channels']} ch, {d['samplerate']} Hz)")
         return 0
     if args.mic and args.files:
-        raise TranscribeError("give audio files or --mic, not both")
+        raise TranscribeUsageError("give audio files or --mic, not both")
     if not args.mic and not args.files:
-        raise TranscribeError("nothing to transcribe: give audio files or --mic")
+        raise TranscribeUsageError("nothing to transcribe: give audio files or --mic")
     if args.device is not None and not args.mic:
-        raise TranscribeError("--device needs --mic")
+        raise TranscribeUsageError("--device needs --mic")
     bundle = Path(args.bundle) if args.bundle else default_bundle()
     recognizer = Recognizer.from_bundle(bundle, providers=args.providers, threads=args.threads)
     try:
@@ -361,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except (ValueError, RuntimeError, OSError) as e:
         print(f"{ERROR_PREFIX} {one_line(e)}", file=sys.stderr)
-        return 1
+        return getattr(e, "exit_status", 1)
 
 
 if __name__ == "__main__":

@@ -383,3 +383,42 @@ def test_bench_json_names_what_it_wrote_and_the_targets(tmp_path: Path, capsys) 
     assert written["targets"] == results["targets"] and written["targets"]
     assert Path(written["report"]).is_file() and all(Path(p).is_file() for p in written["plots"])
     assert written["failed"] == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "status"),
+    [
+        (["transcribe"], 2),  # nothing to transcribe: usage
+        (["transcribe", "--mic", "a.wav"], 2),
+        (["bench", "--no-reference"], 2),
+        (["bench", "--repeats", "0"], 2),
+        (["export", "--backend", "executorch", "--precision", "fp16"], 2),
+        (["eval", "--data", "x.jsonl", "--limit", "0"], 2),
+        (["transcribe", "--bundle", "no-such-bundle", "a.wav"], 1),  # an input not usable
+        (["info", "no-such-checkpoint"], 1),
+    ],
+)
+def test_exit_status_is_the_one_help_documents(
+    argv: list[str], status: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:  # noqa: ANN001
+    from echo_edge.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse's usage errors
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == status, err
+    (line,) = err.strip().splitlines()
+    assert ": error: " in line
+
+
+def test_interrupted_is_130(capsys) -> None:  # noqa: ANN001
+    from echo_edge.cli import EXIT_INTERRUPTED, run
+
+    def interrupted(args: argparse.Namespace) -> int:
+        raise KeyboardInterrupt
+
+    assert run(interrupted, argparse.Namespace()) == EXIT_INTERRUPTED == 130
+    assert capsys.readouterr().err.strip() == "echo-edge: interrupted"
