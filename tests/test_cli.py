@@ -422,3 +422,13 @@ def test_interrupted_is_130(capsys) -> None:  # noqa: ANN001
 
     assert run(interrupted, argparse.Namespace()) == EXIT_INTERRUPTED == 130
     assert capsys.readouterr().err.strip() == "echo-edge: interrupted"
+
+
+def test_library_import_chatter_is_silenced() -> None:
+    pytest.importorskip("torchao")
+    code = "from echo_edge.cli import quiet_libraries; quiet_libraries(); import torchao"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "Failed to load" not in r.stderr and "_pytree" not in r.stderr, r.stderr
+    r = echo_edge("info")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
