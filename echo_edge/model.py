@@ -75,9 +75,11 @@ class Echo(nn.Module):
         """Waveform (B, N) in [-1, 1] (+ sample mask (B, N)) -> the frontend's streams.
 
         DC is removed first, with the runtime's own causal filter, so the reference and a
-        bundle see the same audio (trailing padding cannot reach the samples before it).
+        bundle see the same audio; padding stays zero, as past the end of a single utterance.
         """
         input_values = remove_dc_rows(input_values)  # (B, N)
+        if attention_mask is not None:  # the filter's tail must not leak into the padding
+            input_values = input_values * attention_mask.to(input_values.dtype)
         mel, pitch, _energy, silence = self.frontend.compute(input_values)  # bounded memory
         frames = mel.shape[-1]
         wave = F.pad(input_values, (0, frames * C.HOP - input_values.shape[1]))  # (B, T*HOP)
