@@ -410,7 +410,13 @@ def one_line(error: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()
+    except ModuleNotFoundError as e:  # a dependency of the torch-free runtime is missing
+        name = (e.name or "").split(".")[0]
+        print(f"echo-edge: error: {install_hint('echo-edge', name)}", file=sys.stderr)
+        return EXIT_USAGE
+    args = parser.parse_args(argv)
     return run(args.func, args)
 
 

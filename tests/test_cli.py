@@ -432,3 +432,22 @@ def test_library_import_chatter_is_silenced() -> None:
     assert "Failed to load" not in r.stderr and "_pytree" not in r.stderr, r.stderr
     r = echo_edge("info")
     assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_the_parser_modules_import_without_torch_or_jiwer(tmp_path: Path) -> None:
+    modules = [
+        "echo_edge.cli",
+        "echo_edge.evaluate",
+        "echo_edge.train_args",
+        "echo_edge.synth",
+        "echo_edge.bench.args",
+        "echo_edge.export.pipeline",
+        "echo_edge.verify_args",
+        "echo_edge.runtime.transcribe",
+    ]
+    code = RUN_BLOCKED.split("sys.argv =")[0] + "".join(f"import {m}\n" for m in modules)
+    code += "from echo_edge.cli import build_parser\nbuild_parser()\nprint('ok')\n"
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
