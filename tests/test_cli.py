@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -451,3 +452,41 @@ def test_the_parser_modules_import_without_torch_or_jiwer(tmp_path: Path) -> Non
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path
     )
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_transcribe_progress_on_a_real_terminal_leaves_json_stdout_alone(tmp_path: Path) -> None:
+    pty = pytest.importorskip("pty")
+    import fcntl
+    import struct
+    import termios
+
+    import numpy as np
+    import soundfile as sf
+
+    from tests.test_runtime import tiny_bundle_root
+
+    wav = tmp_path / "long.wav"
+    sf.write(wav, np.zeros(61 * 16000, np.float32), 16000, subtype="PCM_16")  # > 60 s
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    bundle = tiny_bundle_root() / "bundle"
+    command = [sys.executable, "-m", "echo_edge.cli", "transcribe", "--bundle", str(bundle)]
+    with subprocess.Popen(
+        [*command, "--json", str(wav)], stdout=subprocess.PIPE, stderr=follower, text=True
+    ) as proc:
+        out, _ = proc.communicate(timeout=300)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the terminal's other side is closed: all read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert "s of audio" not in out
+    (item,) = json.loads(out)["files"]  # silence: an error entry, exit status 1
+    assert proc.returncode == 1 and "no speech found" in item["error"]
+    assert b"long.wav:" in shown and b"/61 s of audio" in shown, shown[:300]
