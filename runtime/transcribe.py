@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run_transcribe(args)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("echo-edge: interrupted", file=sys.stderr)
         return 130
     except (ValueError, RuntimeError, OSError) as e:
         print(f"{ERROR_PREFIX} {one_line(e)}", file=sys.stderr)
