@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from echo_edge import constants as C
 from echo_edge.audio import TruncatedAudioWarning, check_audio_file, iter_audio_blocks
-from echo_edge.cli import HelpFormatter, Parser, number, one_line, threads_arg
+from echo_edge.cli import EXIT_USAGE, HelpFormatter, Parser, number, one_line, threads_arg
 from echo_edge.runtime.microphone import Microphone, MicrophoneError, input_devices
 from echo_edge.runtime.recognizer import (
     FILE_BLOCK_SECONDS,
@@ -50,7 +50,7 @@ class TranscribeError(RuntimeError):
 class TranscribeUsageError(TranscribeError):
     """Options of the transcribe command that do not go together: exit status 2."""
 
-    exit_status = 2  # echo_edge.cli.EXIT_USAGE
+    exit_status = EXIT_USAGE
 
 
 def default_bundle(log: TextIO = sys.stderr) -> Path:
