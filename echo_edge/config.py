@@ -16,6 +16,9 @@ from echo_edge import constants as C
 FEATURES = ("spectrogram", "waveform", "pitch")
 SCORES = ("dot", "cosine", "blend")
 PAD_MASKS = ("hard", "soft")
+# The Hugging Face model type a checkpoint's config.json names (AutoConfig reads it; see
+# echo_edge.hf). It is not a field: `save` writes it, `from_dict` accepts and drops it.
+MODEL_TYPE = "echo"
 # Fields that must be whole numbers >= 1 and fields that must be finite numbers: a config.json
 # edited by hand (n_heads 0, "192" as a string) fails here with the field's name, not later in
 # a ZeroDivisionError or a tensor shape error.
@@ -163,12 +166,18 @@ class EchoConfig:
         return d
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        """Write config.json: the fields, with `model_type` first for Hugging Face's AutoConfig."""
+        data = {"model_type": MODEL_TYPE, **self.to_dict()}
+        Path(path).write_text(json.dumps(data, indent=2) + "\n")
 
     @classmethod
     def from_dict(cls, d: dict) -> EchoConfig:
         if not isinstance(d, dict):
             raise ValueError(f"a config must be a JSON object, got {type(d).__name__}")
+        d = dict(d)
+        model_type = d.pop("model_type", MODEL_TYPE)
+        if model_type != MODEL_TYPE:
+            raise ValueError(f"model_type must be {MODEL_TYPE!r}, got {model_type!r}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:

@@ -2,25 +2,61 @@
 
 The core model imports no transformers; this thin module adapts it (config, generate,
 generation_config) so that Trainer, predict_with_generate, torchrun and accelerate work.
+Importing it registers model type "echo" with AutoConfig, AutoModel and
+AutoModelForSpeechSeq2Seq, so that a checkpoint directory (plain Echo or Trainer's) loads with
+
+    import echo_edge.hf
+    model = transformers.AutoModel.from_pretrained("path/to/checkpoint")
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
-from transformers import GenerationConfig, PretrainedConfig, PreTrainedModel
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForSpeechSeq2Seq,
+    GenerationConfig,
+    PretrainedConfig,
+    PreTrainedModel,
+)
 
 from echo_edge import constants as C
-from echo_edge.config import EchoConfig
+from echo_edge.config import MODEL_TYPE, EchoConfig
 from echo_edge.decoding import DecodingOptions
 from echo_edge.model import Echo
 
+# Arguments AutoModel.from_pretrained passes on to the class's from_pretrained: harmless for
+# a local directory when left at these values.
+AUTO_DEFAULTS = {
+    "revision": None,
+    "trust_remote_code": False,  # resolved by AutoModel; Echo runs no remote code
+    "adapter_kwargs": None,
+    "cache_dir": None,
+    "force_download": False,
+    "local_files_only": False,
+    "proxies": None,
+    "subfolder": "",
+    "token": None,
+}
+
 
 class EchoHFConfig(PretrainedConfig):
-    model_type = "echo"
+    """The wrapper's config: the EchoConfig as a dict under `echo` (Trainer's config.json).
+
+    A plain Echo checkpoint's config.json (EchoConfig's fields at the top level, which is
+    what AutoConfig passes for one) is gathered into `echo` the same way."""
+
+    model_type = MODEL_TYPE
 
     def __init__(self, echo: dict | None = None, **kwargs: object) -> None:
+        if echo is None:
+            fields = {f.name for f in dataclasses.fields(EchoConfig)}
+            flat = {k: kwargs.pop(k) for k in list(kwargs) if k in fields}
+            echo = EchoConfig.from_dict(flat).to_dict() if flat else None
         kwargs.setdefault("pad_token_id", C.PAD_ID)
         kwargs.setdefault("bos_token_id", C.BOS_ID)
         kwargs.setdefault("eos_token_id", C.EOS_ID)
@@ -54,9 +90,19 @@ class EchoForSpeechSeq2Seq(PreTrainedModel):
 
         transformers builds models on the meta device and fills in only the saved tensors, so
         Echo's non-persistent buffers (window, mel filters) would stay uninitialised (NaN
-        features). Echo builds itself for real instead; extra arguments are not supported."""
-        if args or kwargs:
-            raise TypeError("EchoForSpeechSeq2Seq.from_pretrained takes a directory only")
+        features). Echo builds itself for real instead (Echo.from_pretrained reads both
+        layouts: plain weight names, or HF_PREFIX ones with the config under "echo"). From
+        AutoModel, `config` (read from the same config.json) and the hub arguments at their
+        defaults are accepted; other arguments (dtype, device_map, ...) are not supported."""
+        kwargs.pop("config", None)
+        kwargs.pop("_from_auto", None)
+        other = sorted(
+            k for k, v in kwargs.items() if k not in AUTO_DEFAULTS or v != AUTO_DEFAULTS[k]
+        )
+        if args or other:
+            raise TypeError(
+                f"EchoForSpeechSeq2Seq.from_pretrained takes a local directory only, not {other or args}"
+            )
         return cls.from_echo(Echo.from_pretrained(directory))
 
     @classmethod
@@ -92,3 +138,8 @@ class EchoForSpeechSeq2Seq(PreTrainedModel):
     def save_echo(self, directory: str | Path) -> Path:
         """Save as a plain Echo checkpoint (config.json + model.safetensors)."""
         return self.echo.save_pretrained(directory)
+
+
+AutoConfig.register(MODEL_TYPE, EchoHFConfig, exist_ok=True)
+AutoModel.register(EchoHFConfig, EchoForSpeechSeq2Seq, exist_ok=True)
+AutoModelForSpeechSeq2Seq.register(EchoHFConfig, EchoForSpeechSeq2Seq, exist_ok=True)

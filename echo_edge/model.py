@@ -2,13 +2,17 @@
 
 HF-style interface (`forward(input_values, attention_mask, labels, decoder_input_ids)`,
 `generate`, `save_pretrained` / `from_pretrained`) without importing transformers; the
-Trainer wrapper lives in echo_edge.hf.
+Trainer wrapper (and AutoModel registration) lives in echo_edge.hf. For a quick answer:
+
+    Echo.from_pretrained().transcribe("speech.wav")  # the shipped model -> "the text"
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -19,10 +23,19 @@ from torch.nn import functional as F
 from echo_edge import constants as C
 from echo_edge.config import EchoConfig
 from echo_edge.decoder import Decoder
-from echo_edge.decoding import DecodingOptions, greedy_decode, seconds_of, token_budget
+from echo_edge.decoding import (
+    DecodingOptions,
+    greedy_decode,
+    seconds_of,
+    strip_special,
+    token_budget,
+)
 from echo_edge.encoder import Encoder
 from echo_edge.frontend import Frontend
 from echo_edge.runtime.highpass import remove_dc
+
+if TYPE_CHECKING:
+    from echo_edge.tokenizer import EchoTokenizer
 
 
 def remove_dc_rows(waveform: torch.Tensor) -> torch.Tensor:
@@ -34,6 +47,7 @@ def remove_dc_rows(waveform: torch.Tensor) -> torch.Tensor:
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+TOKENIZER_NAME = "tokenizer.json"  # a checkpoint's own vocabulary, when it was trained on one
 HF_PREFIX = "echo."  # parameter prefix in checkpoints of the HF wrapper (echo_edge.hf)
 IGNORE_INDEX = -100
 
@@ -67,6 +81,8 @@ class Echo(nn.Module):
         self.decoder = Decoder(config)
         # Auxiliary CTC head (training only; blank = pad id, which never occurs in labels).
         self.ctc_head = nn.Linear(config.d_model, config.vocab_size) if config.ctc_weight else None
+        self.checkpoint_dir: Path | None = None  # the directory from_pretrained read, if any
+        self._tokenizer: EchoTokenizer | None = None
 
     # --- the three exported pieces -------------------------------------------------------
     def features(
@@ -183,6 +199,47 @@ class Echo(nn.Module):
         caps = token_budget(seconds_of(samples).to(input_values.device), options, self.decoder)
         return greedy_decode(self.decoder, cross_k, cross_v, cross_bias, caps)
 
+    def transcribe(
+        self, audio: np.ndarray | str | os.PathLike, sample_rate: float = C.SAMPLE_RATE
+    ) -> str:
+        """One utterance -> its text (greedy, specials stripped), decoded with `tokenizer`.
+
+        `audio`: an array (N,) or (N, channels), float in [-1, 1] or int16/int32 PCM, at
+        `sample_rate`; or an audio file's path (any rate; `sample_rate` is not used). Checked,
+        mixed to mono and resampled by echo_edge.audio as every other path does. One pass over
+        the whole input: for long recordings use echo_edge.runtime's Recognizer, which cuts
+        them at pauses.
+        """
+        from echo_edge.audio import AudioError, load_audio, to_mono_16k
+
+        if isinstance(audio, (str, os.PathLike)):
+            samples = load_audio(audio)  # (N,) 16 kHz
+        else:
+            samples = to_mono_16k(audio, sample_rate)  # (N,) 16 kHz
+        if samples.size == 0:
+            raise AudioError("audio samples: contains no samples")
+        device = next(self.parameters()).device
+        ids = self.generate(torch.from_numpy(samples)[None].to(device))[0]  # (L,)
+        return self.tokenizer.decode(strip_special(ids.tolist()))
+
+    @property
+    def tokenizer(self) -> EchoTokenizer:
+        """The checkpoint's tokenizer.json if it has one, else the shipped vocabulary."""
+        if self._tokenizer is None:
+            from echo_edge.tokenizer import EchoTokenizer, default_tokenizer
+
+            own = self.checkpoint_dir / TOKENIZER_NAME if self.checkpoint_dir is not None else None
+            tokenizer = (
+                EchoTokenizer.from_file(own) if own and own.is_file() else default_tokenizer()
+            )
+            if tokenizer.vocab_size != self.config.vocab_size:
+                raise ValueError(
+                    f"the tokenizer has {tokenizer.vocab_size} ids, the model "
+                    f"{self.config.vocab_size}: put its tokenizer.json in the checkpoint"
+                )
+            self._tokenizer = tokenizer
+        return self._tokenizer
+
     # --- reporting and persistence --------------------------------------------------------
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -206,12 +263,18 @@ class Echo(nn.Module):
         return directory
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, device: str = "cpu") -> Echo:
-        """Load config.json + model.safetensors; CheckpointError (one line, naming the file)
+    def from_pretrained(cls, path: str | Path | None = None, device: str = "cpu") -> Echo:
+        """Load a checkpoint directory, config.json + model.safetensors (None: the shipped
+        model in echo_edge/assets), in eval mode. CheckpointError (one line, naming the file)
         for a missing, truncated or mismatched file."""
-        from echo_edge.checkpoint import CheckpointError, check_state, read_checkpoint_files
+        from echo_edge.checkpoint import (
+            DEFAULT_CHECKPOINT,
+            CheckpointError,
+            check_state,
+            read_checkpoint_files,
+        )
 
-        directory = Path(directory)
+        directory = Path(path) if path is not None else DEFAULT_CHECKPOINT
         data, state = read_checkpoint_files(directory, device)
         if isinstance(data.get("echo"), dict):  # a Trainer checkpoint of the HF wrapper
             data = data["echo"]
@@ -223,4 +286,5 @@ class Echo(nn.Module):
         model = cls(config)
         check_state(model.state_dict(), state, directory / WEIGHTS_NAME)
         model.load_state_dict(state, strict=True)
+        model.checkpoint_dir = directory
         return model.eval()

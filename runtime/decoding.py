@@ -7,6 +7,10 @@ kept up to the first position where greedy search would have chosen differently,
 decoding goes on from there (the stale cache slots beyond are overwritten before any query
 can see them). In exact arithmetic this is the same search; in int8 (activation scales
 computed per call) it may differ slightly, which is why only partials use it.
+
+A caller that wants a confidence passes a list as `logprobs`: it receives the log-probability
+(log-softmax in float64) of each returned token and then of eos at the next position, read
+from the logits the search computed anyway (no extra decoder call).
 """
 
 from __future__ import annotations
@@ -46,12 +50,35 @@ def token_cap(seconds: float, options: DecodingOptions, config: dict) -> int:
     return min(math.ceil(seconds * rate) + options.min_tokens, hard)
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """log-softmax over the last axis, in float64 (the logits may be float16 or int8-noisy)."""
+    x = logits.astype(np.float64)
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
 def greedy_decode(
-    backend: Backend, cross: CrossAttention, cap: int, prefix: Sequence[int] = ()
+    backend: Backend,
+    cross: CrossAttention,
+    cap: int,
+    prefix: Sequence[int] = (),
+    logprobs: list[float] | None = None,
 ) -> tuple[list[int], int]:
-    """Greedy token ids after bos (eos excluded) and the number of decoder calls made."""
+    """Greedy token ids after bos (eos excluded) and the number of decoder calls made.
+
+    `logprobs`, if given, is filled with len(ids) + 1 log-probabilities: each returned id's,
+    then eos's after them (also where the cap or the loop guard ended the search)."""
     self_k, self_v = backend.empty_cache()
     out: list[int] = []
+    # Per position: the model's log-probability of the token chosen there, and of eos.
+    chosen_lp: list[float] = []
+    eos_lp: list[float] = []
+
+    def finish(ids: list[int]) -> tuple[list[int], int]:
+        if logprobs is not None:
+            logprobs[:] = [*chosen_lp[: len(ids)], eos_lp[len(ids)]]
+        return ids, calls
+
     token, calls = C.BOS_ID, 0
     prefix = list(prefix)[:cap]
     if prefix:
@@ -62,19 +89,32 @@ def greedy_decode(
         kept = 0
         while kept < len(prefix) and int(chosen[kept]) == prefix[kept]:
             kept += 1
+        if logprobs is not None:
+            lp = log_softmax(logits[0, : kept + 1])  # (kept + 1, V)
+            chosen_lp += [float(lp[i, chosen[i]]) for i in range(kept + 1)]
+            eos_lp += [float(v) for v in lp[:, C.EOS_ID]]
         out = prefix[:kept]
         cut = first_cut(out)  # the guard would have stopped inside the kept prefix
         if cut is not None:
-            return out[:cut], calls
+            return finish(out[:cut])
         token = C.EOS_ID if kept >= cap else int(chosen[kept])
         if token == C.EOS_ID or append_or_stop(out, token):
-            return out, calls
+            return finish(out)
     step = len(out)
     while True:
         tokens = np.array([[token]], dtype=np.int64)  # (1, 1)
         logits, self_k, self_v = backend.decode_step(tokens, step, self_k, self_v, cross)
         calls += 1
         token = C.EOS_ID if step >= cap else int(logits[0, -1].argmax())
+        if logprobs is not None:
+            lp = log_softmax(logits[0, -1])  # (V,)
+            chosen_lp.append(float(lp[token]))
+            eos_lp.append(float(lp[C.EOS_ID]))
         if token == C.EOS_ID or append_or_stop(out, token):
-            return out, calls
+            return finish(out)
         step += 1
+
+
+def confidence(logprobs: Sequence[float]) -> float | None:
+    """Mean log-probability of a hypothesis's tokens and its eos; None for no tokens."""
+    return float(np.mean(logprobs)) if len(logprobs) > 1 else None

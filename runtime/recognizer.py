@@ -1,11 +1,18 @@
-"""The read-only recogniser: a checked bundle's backend sessions and tokenizer.
+"""The read-only recogniser: a checked bundle's backend sessions and token table.
 
-`Recognizer.from_bundle(path)` verifies the manifest (format version, sha256 of every file),
-loads the backend the bundle was exported for and its tokenizer. It holds no per-audio
-state: `create_stream()` makes a `Stream` for that, and `transcribe_samples` /
+    from echo_edge.runtime import Recognizer
+
+    with Recognizer.default() as recognizer:  # the prebuilt bundle shipped in the package
+        print(recognizer.transcribe_file("speech.wav").text)
+
+`Recognizer.from_bundle(path)` verifies the manifest (format version, sha256 of every file;
+`expected_sha256` pins the manifest itself), loads the backend the bundle was exported for
+and its tokenizer.json as a `TokenTable` (decoding needs no `tokenizers` package). It holds
+no per-audio state: `create_stream()` makes a `Stream` for that, and `transcribe_samples` /
 `transcribe_file` stream whole recordings of any length through one. Every path takes
 audio as echo_edge.audio does (the same checks, scaling and clipping as a file) and removes
-DC (`highpass.remove_dc`) before the frontend; an empty array is an `AudioError`.
+DC (`highpass.remove_dc`) before the frontend; an empty array is an `AudioError`. A
+recording with no speech is not an error: its Transcript has text "" and no segments.
 """
 
 from __future__ import annotations
@@ -15,18 +22,23 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 import numpy as np
 
+import echo_edge.assets
 from echo_edge import constants as C
 from echo_edge.audio import AudioError, to_mono_16k
 from echo_edge.runtime.backend import Backend, BackendError, CrossAttention, load_backend
 from echo_edge.runtime.bundle import TOKENIZER_NAME, BundleError, Manifest, read_bundle
-from echo_edge.runtime.decoding import DecodingOptions, greedy_decode, token_cap
+from echo_edge.runtime.decoding import DecodingOptions, confidence, greedy_decode, token_cap
 from echo_edge.runtime.highpass import remove_dc
 from echo_edge.runtime.stream import FrameBlock, IncrementalFrontend, Result, Stream, StreamOptions
-from echo_edge.tokenizer import EchoTokenizer
+from echo_edge.runtime.token_table import TokenTable, TokenTableError
 
+# The prebuilt ONNX int8 bundle shipped as package data (`make bundles` rebuilds it).
+SHIPPED_BUNDLE = Path(echo_edge.assets.__file__).resolve().parent / "onnx-int8"
 CACHE_ENV = "ECHO_EDGE_CACHE"  # overrides the cache directory (default bundle, TensorRT engines)
 DEFAULT_MAX_SECONDS = 30.0  # longest utterance when a manifest states no limit
 FILE_BLOCK_SECONDS = 2.0  # files are read and streamed in blocks of this length
@@ -48,7 +60,11 @@ class RecognizerError(RuntimeError):
 
 @dataclass
 class Transcript:
-    """The finals of one recording, joined, with timing."""
+    """The finals of one recording, joined, with timing; each segment carries its confidence.
+
+    A recording with no speech in it (silence, noise, or quieter than the stream's start
+    threshold) gives text "" and no segments: no speech is not an error.
+    """
 
     text: str
     segments: list[Result] = field(default_factory=list)
@@ -70,9 +86,12 @@ class Transcript:
 
 
 class Recognizer:
-    """Backend + tokenizer + the bundle's constants; shared by any number of streams."""
+    """Backend + token table + the bundle's constants; shared by any number of streams.
 
-    def __init__(self, manifest: Manifest, backend: Backend, tokenizer: EchoTokenizer) -> None:
+    A context manager: `with Recognizer.from_bundle(path) as r:` closes the sessions on exit.
+    """
+
+    def __init__(self, manifest: Manifest, backend: Backend, tokenizer: TokenTable) -> None:
         self.manifest = manifest
         self.backend = backend
         self.tokenizer = tokenizer
@@ -91,24 +110,36 @@ class Recognizer:
         )
 
     @classmethod
+    def default(cls, **kwargs: Any) -> Recognizer:
+        """The prebuilt ONNX int8 bundle shipped in the package; `kwargs` as from_bundle's."""
+        if not SHIPPED_BUNDLE.is_dir():
+            raise RecognizerError(
+                "no shipped bundle in this install: pass a bundle path, "
+                "or rebuild it with `make bundles`"
+            )
+        return cls.from_bundle(SHIPPED_BUNDLE, **kwargs)
+
+    @classmethod
     def from_bundle(
         cls,
         path: str | Path,
         backend: str | None = None,
         providers: Sequence[str] | str | None = None,
         threads: int = 0,
+        expected_sha256: str | None = None,
     ) -> Recognizer:
-        """Check and load a bundle; `backend` (if given) must match the manifest's."""
+        """Check and load a bundle; `backend` (if given) must match the manifest's.
+
+        `expected_sha256`: the sha256 of manifest.json the caller pinned (which, through its
+        per-file checksums, pins the whole bundle); a different one is a RecognizerError."""
         try:
-            manifest = read_bundle(path)
+            manifest = read_bundle(path, expected_sha256=expected_sha256)
         except BundleError as e:
             raise RecognizerError(str(e)) from e
         try:
-            tokenizer = EchoTokenizer.from_file(manifest.file(TOKENIZER_NAME))
-        except Exception as e:  # tokenizers raises its own exception types
-            raise RecognizerError(
-                f"bundle {manifest.path}: unreadable {TOKENIZER_NAME} ({e})"
-            ) from e
+            tokenizer = TokenTable.from_file(manifest.file(TOKENIZER_NAME))
+        except TokenTableError as e:  # one line naming the file
+            raise RecognizerError(str(e)) from e
         if tokenizer.vocab_size != int(manifest.config["vocab_size"]):
             raise RecognizerError(
                 f"bundle {manifest.path}: tokenizer has {tokenizer.vocab_size} ids, "
@@ -120,7 +151,19 @@ class Recognizer:
         )
 
     def close(self) -> None:
+        """Release the backend's sessions (and device memory); the recogniser is unusable after."""
         self.backend.close()
+
+    def __enter__(self) -> Recognizer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
     # ---- one utterance ------------------------------------------------------------------
     def encode(
@@ -139,12 +182,15 @@ class Recognizer:
         seconds: float,
         options: DecodingOptions | None = None,
         prefix: Sequence[int] = (),
+        logprobs: list[float] | None = None,
     ) -> tuple[list[int], int]:
-        """Encode one utterance's frames and decode greedily -> (token ids, decoder calls)."""
+        """Encode one utterance's frames and decode greedily -> (token ids, decoder calls).
+
+        `logprobs`: filled as runtime.decoding.greedy_decode fills it (for a confidence)."""
         options = options or DecodingOptions()
         cross = self.encode(mel, pitch, silence, wave)
         cap = token_cap(seconds, options, self.config)
-        return greedy_decode(self.backend, cross, cap, prefix)
+        return greedy_decode(self.backend, cross, cap, prefix, logprobs)
 
     def features(self, samples: np.ndarray) -> FrameBlock:
         """All frames of 16 kHz mono float32 `samples` (zero outside them), in bounded calls.
@@ -180,11 +226,19 @@ class Recognizer:
                 f"({self.max_utterance_seconds:.0f} s): use transcribe_samples or a Stream"
             )
         f = self.features(remove_dc(samples))
+        logprobs: list[float] = []
         tokens, _ = self.decode_features(
-            f.mel[None], f.pitch[None], f.silence[None], f.wave[None], seconds, options
+            f.mel[None],
+            f.pitch[None],
+            f.silence[None],
+            f.wave[None],
+            seconds,
+            options,
+            logprobs=logprobs,
         )
         text = self.tokenizer.decode(tokens)
-        return Result(text, tuple(tokens), True, 0.0, seconds, 0)
+        conf = confidence(logprobs) if tokens else None
+        return Result(text, tuple(tokens), True, 0.0, seconds, 0, conf)
 
     # ---- whole recordings ---------------------------------------------------------------
     def create_stream(self, options: StreamOptions | None = None) -> Stream:
@@ -209,14 +263,19 @@ class Recognizer:
         sample_rate: float = C.SAMPLE_RATE,
         options: StreamOptions | None = None,
     ) -> Transcript:
-        """Transcribe in-memory audio of any length (as `recognize` takes it) through a Stream."""
+        """Transcribe in-memory audio of any length (as `recognize` takes it) through a Stream.
+
+        No speech is not an error: silence gives a Transcript with text "" and no segments."""
         samples = _checked(samples, sample_rate)
         step = int(FILE_BLOCK_SECONDS * C.SAMPLE_RATE)
         blocks = (samples[i : i + step] for i in range(0, len(samples), step))
         return self.transcribe_blocks(blocks, C.SAMPLE_RATE, options)
 
     def transcribe_file(self, path: str | Path, options: StreamOptions | None = None) -> Transcript:
-        """Transcribe an audio file of any length, read and streamed block by block."""
+        """Transcribe an audio file of any length, read and streamed block by block.
+
+        No speech is not an error: a silent file gives a Transcript with text "" and no
+        segments. AudioError for a file that cannot be read."""
         from echo_edge.audio import iter_audio_blocks
 
         blocks = iter_audio_blocks(path, block_seconds=FILE_BLOCK_SECONDS)
@@ -231,4 +290,4 @@ def _checked(samples: np.ndarray, sample_rate: float) -> np.ndarray:
     return mono
 
 
-__all__ = ["BackendError", "Recognizer", "RecognizerError", "Transcript"]
+__all__ = ["SHIPPED_BUNDLE", "BackendError", "Recognizer", "RecognizerError", "Transcript"]

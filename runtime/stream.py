@@ -30,7 +30,7 @@ import numpy as np
 from echo_edge import constants as C
 from echo_edge.audio import Resampler
 from echo_edge.runtime.backend import FrontendFrames
-from echo_edge.runtime.decoding import DecodingOptions
+from echo_edge.runtime.decoding import DecodingOptions, confidence
 from echo_edge.runtime.highpass import HighPass
 
 if TYPE_CHECKING:
@@ -107,7 +107,13 @@ class StreamOptions:
 
 @dataclass(frozen=True)
 class Result:
-    """A partial or final transcript of one utterance; times in seconds from the stream start."""
+    """A partial or final transcript of one utterance; times in seconds from the stream start.
+
+    `confidence` is the mean log-probability (<= 0; 0 is certain) of the chosen tokens and
+    the final eos, None for an empty result. There are no per-token or per-word times: the
+    exported decoder returns logits only and the CTC head is not exported, so no alignment
+    exists to read them from (exporting cross-attention weights or the CTC head would give one).
+    """
 
     text: str
     tokens: tuple[int, ...]
@@ -115,6 +121,7 @@ class Result:
     start: float
     end: float
     utterance: int  # 0, 1, ... in stream order
+    confidence: float | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -123,6 +130,7 @@ class Result:
             "start": round(self.start, 3),
             "end": round(self.end, 3),
             "utterance": self.utterance,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
         }
 
 
@@ -504,8 +512,9 @@ class Stream:
         # apart), and a final must not depend on whether partials were computed.
         prefix = self._prefix if self.options.decoding.verify_prefix and not final else ()
         t0 = time.perf_counter()
+        logprobs: list[float] = []
         tokens, calls = self.recognizer.decode_features(
-            mel, pitch, silence, wave, seconds, self.options.decoding, prefix
+            mel, pitch, silence, wave, seconds, self.options.decoding, prefix, logprobs=logprobs
         )
         self.stats.decode_seconds += time.perf_counter() - t0
         self.stats.decoder_calls += calls
@@ -516,6 +525,7 @@ class Stream:
             start=start * C.HOP / C.SAMPLE_RATE,
             end=last_sample / C.SAMPLE_RATE,
             utterance=self._utterance,
+            confidence=confidence(logprobs) if tokens else None,
         )
         if final:
             self.stats.finals += 1
