@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from echo_edge.evalset import DEFAULT_COUNT, EvalUtterance
+from echo_edge.evalset import EvalUtterance
 
 if TYPE_CHECKING:  # torch is imported when verification runs, not when the CLI starts
     from echo_edge.model import Echo
     from echo_edge.runtime.bundle import Manifest
+    from echo_edge.verify_checks import UtteranceCheck
 
 # The path `echo-edge transcribe` runs (Recognizer.transcribe_samples: voice activity,
 # endpoints, one decode per segment), gated at every precision by the int8 ΔWER target: what
@@ -149,7 +150,10 @@ NUMERIC_CHECKS = (
 # Echo.generate ~15x slower (2 cores shared with a training job).
 REFERENCE_THREADS = 1
 EXPORT_UTTERANCES = 4  # the eval set verified at export time: small, seconds to run
-SYNTH_SOURCE = "espeak-ng, held-out voices"
+SYNTH_SOURCE = "espeak-ng, held-out voices"  # the export-time set
+DEFAULT_SOURCE = (
+    "default set: held-out espeak-ng and flite voices, held-out sentences, half with noise"
+)
 SKIPPED_SHOWN = 3  # bad --data rows named in the one-line note (all are counted)
 SHA256_ARG = re.compile(r"[0-9a-fA-F]{64}")
 # The stages of a verification, as the report's "timings" names them -> their printed label.
@@ -161,6 +165,11 @@ TIMINGS = {
 }
 
 Log = Callable[[str], None]
+
+
+def note(message: str) -> None:
+    """One line on stderr (e.g. the default eval set being made on first use)."""
+    print(f"echo-edge: {message}", file=sys.stderr, flush=True)
 
 
 def resolve_reference(
@@ -241,6 +250,7 @@ def verify_bundle(
     import torch
     from tqdm import tqdm
 
+    from echo_edge.bootstrap import wer_report
     from echo_edge.checkpoint import checkpoint_sha256
     from echo_edge.export.pipeline import load_tokenizer
     from echo_edge.metrics import word_error_rate
@@ -289,6 +299,9 @@ def verify_bundle(
     for name, (stat, op, _) in CHECKS.items():
         values = [whole_set[name]] if name in SET_CHECKS else [getattr(c, name) for c in checks]
         results[name] = aggregate(values, stat, op, thresholds.get(name))
+    texts = (truth, [c.reference for c in checks], [c.bundle for c in checks])
+    texts += ([c.bundle_streaming for c in checks],)
+    overall = wer_report(*texts)  # the gate reads the point estimates above: the same numbers
     return {
         "bundle": str(bundle),
         "manifest_sha256": manifest.manifest_sha256,
@@ -301,10 +314,19 @@ def verify_bundle(
         "eval_set": {
             "source": source,
             "utterances": len(checks),
+            "words": overall["words"],
             "seconds": round(sum(c.seconds for c in checks), 2),
         },
         "checks": results,
         "wer": {k: round(v, 4) for k, v in wer.items()},
+        # ΔWER points with the paired bootstrap 95 % interval over utterances and the words
+        # scored (echo_edge.bootstrap): the gate is on the points, the interval says how far
+        # the eval set can resolve them.
+        "delta_wer": overall["delta_wer"],
+        "streaming_delta_wer": overall["streaming_delta_wer"],
+        # The same per engine (espeak-ng, flite, a --data manifest's "engine": festival) and
+        # per condition (clean / noisy), where the eval set says.
+        "wer_by": wer_groups(checks, texts),
         "utterances": [
             {k: (_json_float(v) if isinstance(v, float) else v) for k, v in c.to_dict().items()}
             for c in checks
@@ -320,6 +342,25 @@ def verify_bundle(
         },
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": versions(manifest.backend),
+    }
+
+
+def wer_groups(checks: list[UtteranceCheck], texts: tuple[list[str], ...]) -> dict[str, dict]:
+    """{"engine": {name: wer_report}, "condition": {"clean" | "noisy": wer_report}}, each
+    grouping only where some utterance says which group it is in."""
+    from echo_edge.bootstrap import wer_by
+
+    labels = {
+        "engine": [c.engine or "unknown" for c in checks],
+        "condition": [
+            "clean" if c.condition == "clean" else "noisy" if c.condition else "unknown"
+            for c in checks
+        ],
+    }
+    return {
+        key: wer_by(groups, *texts)
+        for key, groups in labels.items()
+        if any(g != "unknown" for g in groups)
     }
 
 
@@ -454,7 +495,10 @@ def load_rows(manifest: str | Path, limit: int | None) -> tuple[list[EvalUtteran
             skipped.append(str(e))
             continue
         uid = str(row.get("id", f"{Path(manifest).stem}-{i:05d}"))
-        utterances.append(EvalUtterance(uid, audio, normalize_text(row["text"])))
+        # Our corpus manifests say "augment", the default set's "condition".
+        labels = [str(row.get(k) or "") for k in ("voice", "engine")]
+        labels.append(str(row.get("condition") or row.get("augment") or ""))
+        utterances.append(EvalUtterance(uid, audio, normalize_text(row["text"]), *labels))
     return utterances, skipped
 
 
@@ -462,7 +506,7 @@ def run_verify(args: argparse.Namespace) -> int:
     """Entry point of `echo-edge verify` -> 0 pass, 1 fail, 2 no usable eval row; bad input
     raises (one line)."""
     from echo_edge.data import NoRowsError, skipped_summary
-    from echo_edge.evalset import synthesize_eval_set
+    from echo_edge.evalset import recipe, recipe_key, verify_set
     from echo_edge.runtime.bundle import BundleError, read_bundle, set_verify_report
 
     if args.limit is not None and args.limit < 1:
@@ -479,7 +523,8 @@ def run_verify(args: argparse.Namespace) -> int:
     loaded = time.perf_counter()
     skipped: list[str] = []
     if args.data is None:
-        utterances, source = synthesize_eval_set(args.limit or DEFAULT_COUNT), SYNTH_SOURCE
+        utterances = verify_set(args.limit, progress=True, log=note)
+        source = f"{DEFAULT_SOURCE} (recipe {recipe_key(recipe())})"
     else:
         utterances, skipped = load_rows(args.data, args.limit)
         source = str(args.data)

@@ -46,6 +46,8 @@ class UtteranceCheck:
 
     id: str
     voice: str  # synthesiser voice, "" for recorded audio
+    engine: str  # synthesiser ("espeak-ng", "flite"), a manifest's "engine", or ""
+    condition: str  # "clean", the noise added ("noise=pink@12dB"), or "" when not known
     seconds: float
     truth: str  # the eval set's transcript
     reference: str  # Echo.generate, decoded with the checkpoint's tokenizer
@@ -188,6 +190,8 @@ def check_utterance(
     return UtteranceCheck(
         id=utt.id,
         voice=utt.voice,
+        engine=utt.engine,
+        condition=utt.condition,
         seconds=round(utt.seconds, 3),
         truth=utt.text,
         reference=reference,
