@@ -3,9 +3,10 @@
     echo-edge transcribe [--bundle B] FILE...      one transcript per file (streamed)
     echo-edge transcribe [--bundle B] --mic        a live caption line, a new line per final
 
-Without --bundle the shipped model's ONNX fp32 bundle is built once (that needs torch and
-the exporters) and cached under ~/.cache/echo-edge/, keyed by the checkpoint's sha256.
-Everything else here is torch-free.
+Without --bundle: the prebuilt ONNX int8 bundle shipped in the package (torch-free, what a
+device install runs); in a tree without it, the shipped model's ONNX fp32 bundle, built once
+(that needs torch and the exporters) and cached under ~/.cache/echo-edge/, keyed by the
+checkpoint's sha256. Everything else here is torch-free.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from echo_edge.cli import EXIT_USAGE, HelpFormatter, Parser, number, one_line, t
 from echo_edge.runtime.microphone import Microphone, MicrophoneError, input_devices
 from echo_edge.runtime.recognizer import (
     FILE_BLOCK_SECONDS,
+    SHIPPED_BUNDLE,
     Recognizer,
     Transcript,
     cache_dir,
@@ -82,13 +84,22 @@ def default_bundle(log: TextIO = sys.stderr) -> Path:
     return path
 
 
+def no_bundle_given() -> Path:
+    """The bundle `transcribe` runs without --bundle: the shipped prebuilt one when the
+    package has it, else the cached ONNX fp32 export of the shipped model."""
+    return SHIPPED_BUNDLE if SHIPPED_BUNDLE.is_dir() else default_bundle()
+
+
 def add_transcribe_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Register the transcribe options on `parser` (a subcommand parser)."""
     d = StreamOptions()
     parser.add_argument(
         "files", nargs="*", metavar="FILE", help="audio files (wav, flac, ogg, mp3)"
     )
-    parser.add_argument("--bundle", help="bundle directory (default: the shipped model, cached)")
+    parser.add_argument(
+        "--bundle",
+        help="bundle directory (default: the shipped ONNX int8 bundle, in the package)",
+    )
     parser.add_argument("--mic", action="store_true", help="transcribe the microphone live")
     parser.add_argument("--device", help="input device index or name, with --mic")
     parser.add_argument("--list-devices", action="store_true", help="list input devices and exit")
@@ -348,7 +359,7 @@ def run_transcribe(args: argparse.Namespace) -> int:
         raise TranscribeUsageError("nothing to transcribe: give audio files or --mic")
     if args.device is not None and not args.mic:
         raise TranscribeUsageError("--device needs --mic")
-    bundle = Path(args.bundle) if args.bundle else default_bundle()
+    bundle = Path(args.bundle) if args.bundle else no_bundle_given()
     recognizer = Recognizer.from_bundle(bundle, providers=args.providers, threads=args.threads)
     try:
         return run_mic(recognizer, args) if args.mic else run_files(recognizer, args)

@@ -490,3 +490,16 @@ def test_transcribe_progress_on_a_real_terminal_leaves_json_stdout_alone(tmp_pat
     (item,) = json.loads(out)["files"]  # silence: an error entry, exit status 1
     assert proc.returncode == 1 and "no speech found" in item["error"]
     assert b"long.wav:" in shown and b"/61 s of audio" in shown, shown[:300]
+
+
+def test_transcribe_without_bundle_runs_the_shipped_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from echo_edge.runtime import transcribe as T
+
+    built = tmp_path / "cache" / "onnx-fp32"
+    monkeypatch.setattr(T, "default_bundle", lambda log=None: built)  # the torch path
+    monkeypatch.setattr(T, "SHIPPED_BUNDLE", tmp_path / "onnx-int8")
+    assert T.no_bundle_given() == built  # a tree without the prebuilt bundle: build it
+    (tmp_path / "onnx-int8").mkdir()
+    assert T.no_bundle_given() == tmp_path / "onnx-int8"  # no export, no torch, no cache
