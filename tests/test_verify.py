@@ -17,14 +17,17 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
+from echo_edge.bootstrap import WordErrors, delta_wer, wer_by, word_errors
 from echo_edge.checkpoint import has_default_model, load_checkpoint
 from echo_edge.cli import cmd_verify, run
 from echo_edge.evalset import EvalUtterance, eval_set
 from echo_edge.export.pipeline import export_bundle
+from echo_edge.metrics import word_error_rate
 from echo_edge.model import Echo
 from echo_edge.runtime.bundle import read_bundle, set_verify_report, sha256_file
 from echo_edge.verify import (
@@ -361,6 +364,80 @@ def test_aggregate_gates_the_right_statistic() -> None:
     assert aggregate([float("nan"), 0.0], "max", "<=", 1.0)["pass"] is False
     assert aggregate([float("nan")], "max", "<=", 1.0)["value"] is None  # strict JSON
     assert aggregate([5.0], "max", "<=", None)["pass"] is None  # reported, not gated
+
+
+# ---- ΔWER intervals (echo_edge.bootstrap) ------------------------------------------------
+def errors(words: list[int], edits: list[int]) -> WordErrors:
+    return WordErrors(np.asarray(words, np.int64), np.asarray(edits, np.int64))
+
+
+def test_identical_systems_have_a_zero_interval() -> None:
+    same = errors([5, 7, 3, 9], [1, 0, 2, 4])
+    assert delta_wer(same, same) == {
+        "points": 0.0,
+        "ci95": [0.0, 0.0],
+        "words": 24,
+        "utterances": 4,
+    }
+
+
+def test_one_word_worse_everywhere_is_a_narrow_interval_around_it() -> None:
+    rng = np.random.default_rng(1)
+    words = rng.integers(4, 16, size=250)
+    ref_edits = rng.integers(0, 4, size=250)
+    got = delta_wer(errors(words, ref_edits), errors(words, ref_edits + 1))
+    points = 100 * 250 / words.sum()
+    lo, hi = got["ci95"]
+    assert got["points"] == pytest.approx(points, abs=1e-4) and got["words"] == words.sum()
+    assert 0 < lo <= points <= hi and hi - lo < 0.2 * points  # only the word counts vary
+    # With equal word counts every resample is the same: the interval is the point.
+    flat = delta_wer(errors([10] * 50, [0] * 50), errors([10] * 50, [1] * 50))
+    assert flat["points"] == 10.0 and flat["ci95"] == [10.0, 10.0]
+
+
+def test_interval_of_two_utterances_is_exact() -> None:
+    """One of two 10-word utterances has one more error: a resample holds it twice (2 / 20
+    words, 1/4), once (1 / 20, 1/2) or never (0, 1/4): the 2.5th and 97.5th percentiles are
+    0 and 10 points exactly."""
+    got = delta_wer(errors([10, 10], [3, 2]), errors([10, 10], [4, 2]))
+    assert got == {"points": 5.0, "ci95": [0.0, 10.0], "words": 20, "utterances": 2}
+
+
+def test_interval_matches_the_normal_width_on_many_utterances() -> None:
+    """Equal word counts w: resampled ΔWER = 100 / (n w) * sum of n draws of the per-utterance
+    difference, whose sd is 100 / (n w) * sqrt(n) * sd(difference)."""
+    rng = np.random.default_rng(2)
+    n, w = 400, 10
+    diff = rng.choice([-1, 0, 0, 0, 1, 2], size=n)
+    base = np.full(n, 3)
+    got = delta_wer(errors([w] * n, base), errors([w] * n, base + diff), resamples=4000)
+    sd = 100 / (n * w) * np.sqrt(n) * diff.std()
+    lo, hi = got["ci95"]
+    assert got["points"] == pytest.approx(100 * diff.sum() / (n * w), abs=1e-4)
+    assert (hi - lo) == pytest.approx(2 * 1.96 * sd, rel=0.1)
+    assert lo < got["points"] < hi
+
+
+def test_word_errors_add_up_to_the_corpus_wer() -> None:
+    truth = ["turn the lights on", "", "call my sister tomorrow", "one two three"]
+    hyps = ["turn the light on please", "noise", "call sister tomorrow", "one two three"]
+    counted = word_errors(truth, hyps)
+    assert counted.words.tolist() == [4, 0, 4, 3] and counted.edits.tolist() == [2, 0, 1, 0]
+    assert counted.edits.sum() / counted.words.sum() == pytest.approx(word_error_rate(truth, hyps))
+    with pytest.raises(ValueError, match="different references"):
+        delta_wer(counted, errors([1, 1, 1, 1], [0, 0, 0, 0]))
+
+
+def test_wer_by_groups_the_utterances() -> None:
+    truth = ["a b c d", "e f g h", "i j"]
+    ref = ["a b c d", "e f g x", "i j"]
+    got = ["a b c x", "e f g x", "i j"]
+    groups = wer_by(["espeak-ng", "festival", "espeak-ng"], truth, ref, got, ref)
+    assert list(groups) == ["espeak-ng", "festival"]
+    assert groups["espeak-ng"]["words"] == 6 and groups["festival"]["words"] == 4
+    assert groups["espeak-ng"]["delta_wer"]["points"] == pytest.approx(100 / 6, abs=1e-3)
+    assert groups["festival"]["reference"] == 0.25 and groups["festival"]["bundle"] == 0.25
+    assert groups["festival"]["streaming_delta_wer"]["ci95"] == [0.0, 0.0]
 
 
 @pytest.fixture(scope="module")
