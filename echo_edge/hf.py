@@ -29,19 +29,24 @@ from echo_edge.config import MODEL_TYPE, EchoConfig
 from echo_edge.decoding import DecodingOptions
 from echo_edge.model import Echo
 
-# Arguments AutoModel.from_pretrained passes on to the class's from_pretrained: harmless for
-# a local directory when left at these values.
-AUTO_DEFAULTS = {
-    "revision": None,
-    "trust_remote_code": False,  # resolved by AutoModel; Echo runs no remote code
-    "adapter_kwargs": None,
-    "cache_dir": None,
-    "force_download": False,
-    "local_files_only": False,
-    "proxies": None,
-    "subfolder": "",
-    "token": None,
-}
+# What AutoModel.from_pretrained passes on to the class's from_pretrained besides the path:
+# the config it read from the same config.json, and hub arguments that mean nothing for a
+# local directory (whatever their values: peft, when installed, fills in adapter_kwargs).
+AUTO_ARGS = frozenset(
+    {
+        "config",
+        "_from_auto",
+        "adapter_kwargs",
+        "cache_dir",
+        "code_revision",
+        "force_download",
+        "local_files_only",
+        "proxies",
+        "revision",
+        "token",
+        "trust_remote_code",
+    }
+)
 
 
 class EchoHFConfig(PretrainedConfig):
@@ -92,16 +97,15 @@ class EchoForSpeechSeq2Seq(PreTrainedModel):
         Echo's non-persistent buffers (window, mel filters) would stay uninitialised (NaN
         features). Echo builds itself for real instead (Echo.from_pretrained reads both
         layouts: plain weight names, or HF_PREFIX ones with the config under "echo"). From
-        AutoModel, `config` (read from the same config.json) and the hub arguments at their
-        defaults are accepted; other arguments (dtype, device_map, ...) are not supported."""
-        kwargs.pop("config", None)
-        kwargs.pop("_from_auto", None)
-        other = sorted(
-            k for k, v in kwargs.items() if k not in AUTO_DEFAULTS or v != AUTO_DEFAULTS[k]
-        )
+        AutoModel, `config` (read from the same config.json), `subfolder` and the hub
+        arguments are accepted; other arguments (dtype, device_map, ...) are not supported."""
+        if kwargs.get("subfolder"):
+            directory = Path(directory) / str(kwargs["subfolder"])
+        other = sorted(set(kwargs) - AUTO_ARGS - {"subfolder"})
         if args or other:
             raise TypeError(
-                f"EchoForSpeechSeq2Seq.from_pretrained takes a local directory only, not {other or args}"
+                "EchoForSpeechSeq2Seq.from_pretrained takes a local directory only, "
+                f"not {other or list(args)}"
             )
         return cls.from_echo(Echo.from_pretrained(directory))
 

@@ -350,6 +350,11 @@ def test_auto_model_loads_a_plain_echo_checkpoint(tmp_path: Path) -> None:
             assert state.keys() == want.keys()
             assert all(torch.equal(state[k], want[k]) for k in want)
             assert torch.equal(model.generate(x), expected.generate(x))
+    nested = transformers.AutoModel.from_pretrained(tmp_path, subfolder="tiny")
+    assert torch.equal(nested.generate(x), echo.generate(x))
+    # What AutoModel passes when peft is installed: hub arguments that mean nothing here.
+    hub = dict(revision="main", adapter_kwargs={"revision": None}, trust_remote_code=False)
+    echo_edge.hf.EchoForSpeechSeq2Seq.from_pretrained(tmp_path / "tiny", config=None, **hub)
     with pytest.raises(TypeError, match="dtype"):
         transformers.AutoModel.from_pretrained(tmp_path / "tiny", dtype=torch.float16)
 
