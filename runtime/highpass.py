@@ -28,16 +28,26 @@ import numpy as np
 from echo_edge import constants as C
 
 CUTOFF_HZ = 2.0  # -3 dB point, far below F0_MIN (60 Hz): pitch and speech are untouched
-BLOCK = 1024  # samples per aligned sub-block; a^-BLOCK ~ 2.2 keeps the float64 sums exact
-POLE = math.exp(-2.0 * math.pi * CUTOFF_HZ / C.SAMPLE_RATE)  # a, ~0.99921
-_UNDO = POLE ** -np.arange(BLOCK, dtype=np.float64)  # (BLOCK,) a^-k
-_DECAY = POLE ** np.arange(1, BLOCK + 1, dtype=np.float64)  # (BLOCK,) a^(k+1)
+# The endpointer's energy is measured on audio high-passed again at this cut-off, so that an
+# offset decaying after a DC step (80 ms at 2 Hz) does not keep a pause from counting as quiet.
+VAD_CUTOFF_HZ = 20.0
+BLOCK = 1024  # samples per aligned sub-block; a^-BLOCK <= ~3e3 keeps the float64 sums exact
+
+
+def pole(cutoff_hz: float) -> float:
+    """a = exp(-2 pi f_c / SAMPLE_RATE): ~0.99921 at 2 Hz, ~0.9922 at 20 Hz."""
+    return math.exp(-2.0 * math.pi * cutoff_hz / C.SAMPLE_RATE)
 
 
 class HighPass:
     """Stateful DC removal of a 16 kHz stream that arrives in chunks of any size."""
 
-    def __init__(self) -> None:
+    def __init__(self, cutoff_hz: float = CUTOFF_HZ) -> None:
+        if not 0.0 < cutoff_hz <= 100.0:
+            raise ValueError(f"high-pass cut-off must be in (0, 100] Hz, got {cutoff_hz}")
+        self.pole = pole(cutoff_hz)
+        self._undo = self.pole ** -np.arange(BLOCK, dtype=np.float64)  # (BLOCK,) a^-k
+        self._decay = self.pole ** np.arange(1, BLOCK + 1, dtype=np.float64)  # (BLOCK,) a^(k+1)
         self._x_prev: float | None = None  # last input sample (None before the first)
         self._y_start = 0.0  # output just before the current sub-block
         self._diffs = np.zeros(BLOCK, np.float64)  # x[n] - x[n-1] so far in the sub-block
@@ -62,8 +72,8 @@ class HighPass:
             self._diffs[a:b] = diffs[done : done + take]
             # y[a..b) of this sub-block from its start state: the same arithmetic whatever the
             # chunking, because the prefix sums of _diffs[:b] do not depend on where we stopped.
-            sums = np.cumsum(self._diffs[:b] * _UNDO[:b])  # (b,)
-            y = _DECAY[:b] / POLE * sums + _DECAY[:b] * self._y_start  # (b,)
+            sums = np.cumsum(self._diffs[:b] * self._undo[:b])  # (b,)
+            y = self._decay[:b] / self.pole * sums + self._decay[:b] * self._y_start  # (b,)
             out[done : done + take] = y[a:b]
             done += take
             self._filled = b
@@ -72,6 +82,6 @@ class HighPass:
         return out
 
 
-def remove_dc(samples: np.ndarray) -> np.ndarray:
+def remove_dc(samples: np.ndarray, cutoff_hz: float = CUTOFF_HZ) -> np.ndarray:
     """A whole 16 kHz float32 (N,) signal through a fresh `HighPass`."""
-    return HighPass()(samples)
+    return HighPass(cutoff_hz)(samples)

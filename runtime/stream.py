@@ -6,8 +6,9 @@ context plus the new samples and keeps only the frames those samples determine
 through echo_edge.audio's checks (the file path's: dtype, layout, rate, NaN, clipping) and
 the runtime's DC removal (`highpass.HighPass`) before the frontend.
 
-Voice activity comes from the frontend's own energy and voicing streams and adapts to the
-noise floor (the lowest frame energy of the last FLOOR_SECONDS): a frame is *active* when
+Voice activity comes from the frontend's voicing stream and an energy per 10 ms hop measured
+on the conditioned audio high-passed again at 20 Hz (`Stream._activity_energy`), and adapts to
+the noise floor (the lowest frame energy of the last FLOOR_SECONDS): a frame is *active* when
 it is voiced and `noise_margin_db` above that floor (and never below the absolute
 `start_threshold_dbfs`). An utterance starts on enough active frames, ends after a stretch
 of quiet (a final result), or is cut at the quietest point of its last CUT_SEARCH_SECONDS
@@ -31,7 +32,7 @@ from echo_edge import constants as C
 from echo_edge.audio import Resampler
 from echo_edge.runtime.backend import FrontendFrames
 from echo_edge.runtime.decoding import DecodingOptions, confidence
-from echo_edge.runtime.highpass import HighPass
+from echo_edge.runtime.highpass import VAD_CUTOFF_HZ, HighPass
 
 if TYPE_CHECKING:
     from echo_edge.runtime.recognizer import Recognizer
@@ -357,6 +358,7 @@ class Stream:
         self._rate: float | None = None
         self._resampler: Resampler | None = None
         self._highpass = HighPass()
+        self._activity_highpass = HighPass(VAD_CUTOFF_HZ)  # for the endpointer's energy only
         self._finished = False
         self._recent: deque[bool] = deque(maxlen=self._window)
         self._voiced_count = 0
@@ -432,9 +434,21 @@ class Stream:
         return results
 
     # ---- endpointing ------------------------------------------------------------------
+    def _activity_energy(self, wave: np.ndarray) -> np.ndarray:
+        """(k,) dBFS of each frame's hop of conditioned audio, high-passed at VAD_CUTOFF_HZ.
+
+        The frontend's energy sees the model's input, whose 2 Hz DC removal leaves a decaying
+        offset for ~0.3 s after a DC step (a recording spliced from clips, a microphone gain
+        change); measured at 20 Hz the offset is gone within ~30 ms, so short pauses stay quiet.
+        """
+        hops = self._activity_highpass(wave).astype(np.float64).reshape(-1, C.HOP)  # (k, HOP)
+        power = np.mean(hops * hops, axis=1)  # (k,)
+        return (10.0 * np.log10(power + C.ENERGY_EPS)).astype(np.float32)
+
     def _process(self, block: FrameBlock) -> list[Result]:
         t0 = time.perf_counter()
         opts = self.options
+        block = block._replace(energy=self._activity_energy(block.wave))
         threshold = np.maximum(  # (k,) dBFS: above the floor, and never below the absolute limit
             self._floor.update(block.energy) + opts.noise_margin_db, opts.start_threshold_dbfs
         )
