@@ -81,17 +81,28 @@ class BundleSystem:
         return steps.seconds, calls
 
     def final_latency(self, audio: np.ndarray) -> Latency:
-        """Feed `audio` in 100 ms blocks (no sleeping), then time input_finished() to its final."""
+        """Feed `audio` in 100 ms blocks (no sleeping); time the call that returns the last final.
+
+        That is input_finished() when the speech runs to the end of the audio, or the
+        accept_waveform() call in which the endpointer ended the last utterance at a pause
+        (the pause itself, audio time, comes on top: see the report's definitions).
+        """
         stream = self.recognizer.create_stream(self.stream_options)
         step = int(round(BLOCK_SECONDS * C.SAMPLE_RATE))
-        before = 0
+        before, endpointed = 0, None
         for i in range(0, len(audio), step):
+            t0 = time.perf_counter()
             results = stream.accept_waveform(C.SAMPLE_RATE, audio[i : i + step])
-            before += sum(r.final for r in results)
+            spent = time.perf_counter() - t0
+            if any(r.final for r in results):
+                before += sum(r.final for r in results)
+                endpointed = spent
         t0 = time.perf_counter()
         results = stream.input_finished()
         seconds = time.perf_counter() - t0
-        return Latency(seconds, any(r.final for r in results), before)
+        if any(r.final for r in results) or endpointed is None:
+            return Latency(seconds, any(r.final for r in results), before)
+        return Latency(endpointed, True, before - 1)
 
     def transcribe(self, audio: np.ndarray) -> str:
         """Offline: the recogniser's file path (FILE_OPTIONS: endpointing, no partials)."""

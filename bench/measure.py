@@ -34,8 +34,8 @@ class MeasureOptions:
 class Latency:
     """One end-of-speech -> final measurement."""
 
-    seconds: float  # from "input finished" to the final result (reference: the whole decode)
-    final_at_end: bool  # False: no final came out of that call (see finals_before_end)
+    seconds: float  # the call that returned the last final (reference: the whole decode)
+    final_at_end: bool  # False: the last utterance gave no final (see finals_before_end)
     finals_before_end: int  # finals the endpointer emitted while audio was still arriving
 
 

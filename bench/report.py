@@ -48,8 +48,10 @@ MEASURED = """\
 - **final p50/p95**: end of speech -> final text through the streaming runtime: each eval
   utterance goes into a Stream (live options: endpointing and partial results on) in 100 ms
   blocks without sleeping; the time from `input_finished()` (end of speech signalled) to the
-  final result it returns. When the endpointer finds the end of speech instead, its trailing
-  silence wait (stated above) comes on top: that much quiet audio must arrive first.
+  final result it returns, or, when the endpointer ends the last utterance at a pause in the
+  audio, the duration of the `accept_waveform()` call that returned that final. The pause the
+  endpointer waits for comes on top: 0.12 s once an utterance is 2 s long, else the trailing
+  silence stated above.
   Reference: features + encoder + greedy decoding of the whole utterance. **final 5 s**: the
   same on 5 s of eval speech.
 - **RTF**: offline transcription, processing time / audio time over the eval set (bundle:
