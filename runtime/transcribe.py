@@ -298,10 +298,12 @@ def transcribe_one(
                 notes.extend(
                     str(w.message) for w in caught if issubclass(w.category, TruncatedAudioWarning)
                 )
-    if not transcript.segments:
-        raise TranscribeError(
+    if not transcript.segments and notes is not None:
+        # As in the API: no speech is an empty transcript, not an error (exit status 0).
+        notes.append(
             f"{path}: no speech found (silent, or quieter than --start-threshold "
-            f"{options.start_threshold_dbfs:g} dBFS)"
+            f"{options.start_threshold_dbfs:g} dBFS and {options.noise_margin_db:g} dB above "
+            "the noise floor)"
         )
     return transcript
 

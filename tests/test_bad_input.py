@@ -217,8 +217,8 @@ AUDIO_CASES: list[tuple[str, Callable[[Path], Path], str, str]] = [
     (
         "silent",
         lambda t: _write(t / "s.wav", _wav_header(1, SR, frames=3 * SR) + bytes(6 * SR)),
-        "error",
-        "no speech",
+        "silence",
+        "no speech found",
     ),  # fmt: skip
     ("wav-named-mp3", lambda t: _wav_as(t, "really-a-wav.mp3"), "ok", ""),
     ("wav-named-txt", lambda t: _wav_as(t, "really-a-wav.txt"), "ok", ""),
@@ -252,6 +252,11 @@ def test_bad_audio_in_a_batch(
     if outcome == "error":
         assert_clean(code, err, 1, str(bad), needle)
         assert str(bad) in middle["error"] and needle in middle["error"]
+    elif outcome == "silence":  # as in the API: an empty transcript, a warning, exit status 0
+        assert_clean(code, err, 0, lines=0)
+        assert f"echo-edge: warning: {bad}: {needle}" in err
+        assert middle["text"] == "" and middle["segments"] == [] and "error" not in middle
+        assert needle in middle["warning"]
     else:
         assert_clean(code, err, 0, lines=0)
         assert "error" not in middle and middle["segments"], middle

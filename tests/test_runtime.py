@@ -279,10 +279,24 @@ def _bad_audio(tmp_path: Path, how: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("how", ["missing", "empty", "corrupt", "nan", "silent"])
+@pytest.mark.parametrize("how", ["missing", "empty", "corrupt", "nan"])
 def test_bad_audio_is_one_line(bundle: Path, tmp_path: Path, how: str) -> None:
     path = _bad_audio(tmp_path, how)
     assert_one_line_error(cli("--bundle", str(bundle), str(path)), path.name)
+
+
+def test_silent_file_is_an_empty_transcript_as_in_the_api(bundle: Path, tmp_path: Path) -> None:
+    from echo_edge.runtime.recognizer import Recognizer
+
+    path = _bad_audio(tmp_path, "silent")
+    proc = cli("--bundle", str(bundle), str(path))
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr
+    assert proc.stdout.strip() == ""
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("echo-edge: warning:") and "no speech found" in line
+    with Recognizer.from_bundle(bundle) as recognizer:
+        transcript = recognizer.transcribe_file(path)
+    assert transcript.text == "" and transcript.segments == []
 
 
 def test_usage_errors_are_one_line(bundle: Path, tmp_path: Path) -> None:
