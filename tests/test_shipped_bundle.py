@@ -1,0 +1,39 @@
+"""The prebuilt bundle in the package stays in step with the shipped weights.
+
+echo_edge/assets/onnx-int8 is what a device install (no torch) transcribes with. It is built
+from echo_edge/assets/model.safetensors by `make bundles`; when the weights change and the
+bundle is not rebuilt, these tests fail.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from echo_edge.checkpoint import ASSETS, checkpoint_sha256
+from echo_edge.runtime.bundle import read_bundle
+
+SHIPPED = ASSETS / "onnx-int8"
+ASSET_LIMIT_MB = 25.0  # checkpoint + bundle, all files under echo_edge/assets
+
+
+def test_shipped_bundle_is_built_from_the_shipped_weights() -> None:
+    manifest = read_bundle(SHIPPED)  # format version and every file's sha256
+    assert manifest.checkpoint_sha256 == checkpoint_sha256(ASSETS), (
+        "echo_edge/assets/onnx-int8 was built from other weights: run `make bundles`"
+    )
+    assert (manifest.backend, manifest.precision) == ("onnx", "int8")
+    assert manifest.source.get("checkpoint") in (None, "shipped")
+
+
+def test_shipped_bundle_tokenizer_and_config_are_the_checkpoints() -> None:
+    manifest = read_bundle(SHIPPED)
+    assert (SHIPPED / "tokenizer.json").read_bytes() == (ASSETS / "tokenizer.json").read_bytes()
+    config = json.loads((ASSETS / "config.json").read_text())
+    for key in ("d_model", "n_heads", "encoder_layers", "decoder_layers", "vocab_size"):
+        assert manifest.config[key] == config[key], key
+
+
+def test_assets_stay_small() -> None:
+    total = sum(p.stat().st_size for p in Path(ASSETS).rglob("*") if p.is_file())
+    assert total / 1e6 < ASSET_LIMIT_MB, f"assets are {total / 1e6:.1f} MB"
