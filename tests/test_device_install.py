@@ -22,19 +22,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_cli import NEEDS_EXTRA
 from tests.test_runtime import ROOT
 
 SENTENCE = "what time does the last train leave tonight"  # the model reads it near-perfectly
 EXPECTED = "what time does the last train"
-NEEDS_TORCH = {  # command line -> the extra its one-line message names
-    ("info",): "echo-edge[train,export]",
-    ("demo",): "echo-edge[train,export]",
-    ("eval", "--data", "x.jsonl"): "echo-edge[train,export]",
-    ("train", "--train", "x.jsonl", "--dev", "x.jsonl"): "echo-edge[train,export]",
-    ("export", "--out", "b"): "echo-edge[train,export]",
-    ("verify", "b"): "echo-edge[train,export]",
-    ("bench",): "echo-edge[bench]",
-}
+NEEDS_TORCH = NEEDS_EXTRA  # command line -> the extra its one-line message names
 
 
 def tracked_copy(dest: Path) -> Path:
