@@ -1,5 +1,7 @@
 """ExecuTorch export: one model.pte with methods frontend / encoder / decoder on XNNPACK.
 
+A model with a CTC head gives the encoder method a fourth output, ctc_logprobs (1, S, V).
+
 Each graph is captured with torch.export under bounded dynamic dims (up to 30 s of audio
 plus the frontend's contexts, up to max_target_len decoder tokens), lowered together with
 `to_edge_transform_and_lower(..., partitioner=[XnnpackPartitioner()])` and serialised with
@@ -28,6 +30,7 @@ from echo_edge.export.graphs import (
     example_inputs,
     graph_modules,
     graph_spec,
+    has_ctc,
     limits,
 )
 from echo_edge.model import Echo
@@ -195,6 +198,7 @@ def export_executorch(
         g: graph_spec(
             g,
             PROGRAM_NAME,
+            has_ctc(model),
             method=g,
             precision="fp32" if g == "frontend" else precision,
             xnnpack=summary[g],

@@ -15,7 +15,7 @@ from torch import nn
 
 from echo_edge import constants as C
 from echo_edge.model import Echo
-from echo_edge.runtime.bundle import GRAPH_INPUTS, GRAPH_OUTPUTS, GRAPHS
+from echo_edge.runtime.bundle import CTC_OUTPUT, GRAPH_INPUTS, GRAPH_OUTPUTS, GRAPHS
 
 # Longest utterance the exported graphs are built for (ExecuTorch upper bounds, TensorRT
 # profiles); the streaming runtime segments longer audio at endpoints.
@@ -31,6 +31,7 @@ MIN_FRAMES = 3  # torch.export specialises sizes 0 and 1; 3 frames = 20 ms
 # The stem that must stay fp32 in every reduced-precision graph (its 400-tap filters see raw
 # samples); exporters match its nodes by this module path.
 WAVEFORM_STEM = "encoder.blend.stems.waveform"
+CTC_HEAD = "ctc_head"  # module path of the auxiliary CTC head (EncoderGraph, Echo)
 
 
 class FrontendGraph(nn.Module):
@@ -49,14 +50,16 @@ class FrontendGraph(nn.Module):
 
 class EncoderGraph(nn.Module):
     """mel (1, 80, T), pitch (1, 3, T), silence (1, T), wave (1, T*HOP), frame_mask (1, T)
-    -> cross_k, cross_v (layers, 1, H, S, Dh), cross_bias (1, S), S = ceil(T / 2)."""
+    -> cross_k, cross_v (layers, 1, H, S, Dh), cross_bias (1, S), S = ceil(T / 2), and,
+    when the model has a CTC head, ctc_logprobs (1, S, V) (blank = pad id)."""
 
     def __init__(self, model: Echo) -> None:
         super().__init__()
-        # Echo.encode reads only .encoder and .decoder: held here under the same names, so
-        # module paths (and WAVEFORM_STEM) match the model's and the frontend is left out.
+        # Held under the model's own names, so module paths (WAVEFORM_STEM, CTC_HEAD) match
+        # the model's and the frontend is left out.
         self.encoder = model.encoder
         self.decoder = model.decoder
+        self.ctc_head = model.ctc_head
 
     def forward(
         self,
@@ -65,8 +68,18 @@ class EncoderGraph(nn.Module):
         silence: torch.Tensor,
         wave: torch.Tensor,
         frame_mask: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return Echo.encode(self, mel, pitch, silence, wave, frame_mask)  # type: ignore[arg-type]
+    ) -> tuple[torch.Tensor, ...]:
+        # Echo.encode's two steps, keeping the states the CTC head reads.
+        states, cross_bias = self.encoder(mel, pitch, silence, wave, frame_mask)  # (1, S, D)
+        cross_k, cross_v = self.decoder.cross_kv(states)  # (layers, 1, H, S, Dh)
+        if self.ctc_head is None:
+            return cross_k, cross_v, cross_bias
+        return cross_k, cross_v, cross_bias, ctc_logprobs(self.ctc_head, states)
+
+
+def ctc_logprobs(head: nn.Module, states: torch.Tensor) -> torch.Tensor:
+    """Encoder states (B, S, D) -> CTC log-probabilities (B, S, V), as Echo.ctc_loss has them."""
+    return head(states).float().log_softmax(-1)
 
 
 class DecoderGraph(nn.Module):
@@ -172,10 +185,18 @@ def dynamic_shapes(model: Echo, bounded: bool = True) -> dict[str, dict[str, dic
     }
 
 
-def graph_io(graph: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(input names, output names) of a graph."""
+def has_ctc(model: Echo) -> bool:
+    """Whether the model has a CTC head, so its encoder graph returns ctc_logprobs."""
+    return model.ctc_head is not None
+
+
+def graph_io(graph: str, ctc: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(input names, output names) of a graph; `ctc`: the encoder also returns CTC_OUTPUT."""
     assert graph in GRAPHS, graph
-    return GRAPH_INPUTS[graph], GRAPH_OUTPUTS[graph]
+    outputs = GRAPH_OUTPUTS[graph]
+    if ctc and graph == "encoder":
+        outputs = (*outputs, CTC_OUTPUT)
+    return GRAPH_INPUTS[graph], outputs
 
 
 @dataclass
@@ -188,9 +209,9 @@ class BackendExport:
     quantization: dict = field(default_factory=dict)  # how int8 graphs were made
 
 
-def graph_spec(graph: str, file: str, **extra: object) -> dict:
+def graph_spec(graph: str, file: str, ctc: bool = False, **extra: object) -> dict:
     """The manifest entry of one graph: its file (and method), I/O names and extras."""
-    inputs, outputs = graph_io(graph)
+    inputs, outputs = graph_io(graph, ctc)
     return {"file": file, "inputs": list(inputs), "outputs": list(outputs), **extra}
 
 

@@ -31,6 +31,7 @@ from echo_edge.export.graphs import (
     graph_io,
     graph_modules,
     graph_spec,
+    has_ctc,
 )
 from echo_edge.export.quantize import (
     quantize_onnx_dynamic,
@@ -39,7 +40,7 @@ from echo_edge.export.quantize import (
     waveform_stem_nodes,
 )
 from echo_edge.model import Echo
-from echo_edge.runtime.bundle import GRAPHS, frontend_constants, special_ids
+from echo_edge.runtime.bundle import CTC_OUTPUT, GRAPHS, frontend_constants, special_ids
 
 OPSET = 18  # TensorRT 8.6+ (JetPack 6) parses opset 18; ONNX Runtime runs it everywhere
 Log = Callable[[str], None]
@@ -99,10 +100,12 @@ def _quiet_exporter() -> Iterator[None]:
 
 
 def export_graph(
-    module: torch.nn.Module, args: tuple, shapes: dict, graph: str, path: Path
+    module: torch.nn.Module, args: tuple, shapes: dict, graph: str, path: Path, ctc: bool = False
 ) -> Path:
-    """One fp32 graph -> a checked, single-file .onnx with named, dynamic inputs."""
-    inputs, outputs = graph_io(graph)
+    """One fp32 graph -> a checked, single-file .onnx with named, dynamic inputs.
+
+    `ctc`: the module is an encoder with a CTC head, which returns ctc_logprobs too."""
+    inputs, outputs = graph_io(graph, ctc)
     with _quiet_exporter():
         program = torch.onnx.export(
             module,
@@ -137,7 +140,12 @@ def export_fp32(model: Echo, out_dir: Path, log: Log = print) -> dict[str, Path]
     for graph in GRAPHS:
         start = time.perf_counter()
         paths[graph] = export_graph(
-            modules[graph], args[graph], shapes[graph], graph, out_dir / f"{graph}.onnx"
+            modules[graph],
+            args[graph],
+            shapes[graph],
+            graph,
+            out_dir / f"{graph}.onnx",
+            has_ctc(model),
         )
         log(f"  {graph}.onnx: traced and checked in {time.perf_counter() - start:.1f} s")
     return paths
@@ -219,8 +227,10 @@ def export_onnx(
         graph_precision = "fp32" if graph == "frontend" else precision
         set_metadata(out_dir / name, metadata_props(model, graph, graph_precision))
         kept = len(stem_nodes.get(graph, [])) if precision != "fp32" else 0
+        # The outputs the written graph has (fp32_graphs of an older bundle may lack the CTC one).
+        ctc = CTC_OUTPUT in output_names(out_dir / name)
         graphs[graph] = graph_spec(
-            graph, name, precision=graph_precision, opset=OPSET, fp32_nodes=kept
+            graph, name, ctc, precision=graph_precision, opset=OPSET, fp32_nodes=kept
         )
     if quantization:
         quantization = {
@@ -229,6 +239,11 @@ def export_onnx(
             "kept_fp32": "frontend, waveform stem",
         }
     return BackendExport(files, graphs, exporter_versions(), quantization)
+
+
+def output_names(path: Path) -> list[str]:
+    """The output names of a saved ONNX graph, in order."""
+    return [o.name for o in onnx.load(str(path), load_external_data=False).graph.output]
 
 
 def exporter_versions() -> dict[str, str]:

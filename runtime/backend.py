@@ -1,7 +1,8 @@
 """One small interface over a bundle's three graphs, and its ONNX Runtime implementation.
 
 A `Backend` turns numpy arrays into numpy arrays: `frontend` (samples -> frames), `encode`
-(frames -> per-layer cross-attention K/V and key bias) and `decode_step` (one step of the
+(frames -> per-layer cross-attention K/V and key bias, plus the CTC head's log-probabilities
+when the bundle has them) and `decode_step` (one step of the
 decoder with its explicit, fixed-size self-attention cache). The recogniser and the stream
 see only this interface; ExecuTorch and TensorRT live in their own modules and are imported
 only when a bundle asks for them.
@@ -15,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from echo_edge.runtime.bundle import GRAPH_INPUTS, GRAPHS, MANIFEST_NAME, Manifest
+from echo_edge.runtime.bundle import CTC_OUTPUT, GRAPH_INPUTS, GRAPHS, MANIFEST_NAME, Manifest
 
 # Short names for ONNX Runtime execution providers (full names are accepted too).
 PROVIDER_ALIASES = {
@@ -59,11 +60,13 @@ class FrontendFrames(NamedTuple):
 
 
 class CrossAttention(NamedTuple):
-    """The encoder's outputs: what every decoder step attends to."""
+    """The encoder's outputs: what every decoder step attends to, and the CTC head's
+    log-probabilities when the bundle exported them (for alignment and CTC decoding)."""
 
     k: np.ndarray  # (layers, 1, H, S, Dh)
     v: np.ndarray  # (layers, 1, H, S, Dh)
     bias: np.ndarray  # (1, S) additive key bias (padding hard, silence soft)
+    ctc: np.ndarray | None = None  # (S, V) log-softmax per 50 Hz frame, blank = pad id
 
 
 class Backend:
@@ -85,8 +88,17 @@ class Backend:
         )
 
     def run(self, graph: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-        """Run one graph on named inputs -> its outputs in GRAPH_OUTPUTS order."""
+        """Run one graph on named inputs -> its outputs in `outputs(graph)` order."""
         raise NotImplementedError
+
+    def outputs(self, graph: str) -> tuple[str, ...]:
+        """The graph's output names: GRAPH_OUTPUTS, then the optional ones the bundle has."""
+        return self.manifest.graph_outputs(graph)
+
+    @property
+    def has_ctc(self) -> bool:
+        """Whether the encoder returns CTC log-probabilities (CrossAttention.ctc)."""
+        return CTC_OUTPUT in self.outputs("encoder")
 
     def close(self) -> None:
         """Release sessions and device memory (optional)."""
@@ -103,10 +115,14 @@ class Backend:
         wave: np.ndarray,
         frame_mask: np.ndarray,
     ) -> CrossAttention:
-        """Features of one utterance, batch 1 -> cross-attention K/V and key bias."""
+        """Features of one utterance, batch 1 -> cross-attention K/V, key bias (and CTC)."""
         feeds = {"mel": mel, "pitch": pitch, "silence": silence, "wave": wave}
         feeds["frame_mask"] = frame_mask
-        return CrossAttention(*self.run("encoder", feeds))
+        out = dict(zip(self.outputs("encoder"), self.run("encoder", feeds)))
+        ctc = out.get(CTC_OUTPUT)
+        return CrossAttention(
+            out["cross_k"], out["cross_v"], out["cross_bias"], None if ctc is None else ctc[0]
+        )
 
     def decode_step(
         self,
@@ -210,6 +226,9 @@ class OnnxBackend(Backend):
             unknown = sorted(set(names) - set(GRAPH_INPUTS[graph]))
             if unknown:
                 raise BackendError(f"{path}: unexpected graph inputs {unknown}")
+            missing = sorted(set(self.outputs(graph)) - {o.name for o in session.get_outputs()})
+            if missing:
+                raise BackendError(f"{path}: the manifest lists outputs it lacks: {missing}")
             self.sessions[graph] = session
             self._types[graph] = names
 
@@ -220,7 +239,7 @@ class OnnxBackend(Backend):
             k: np.asarray(v, dtype=types[k], order="C") for k, v in feeds.items() if k in types
         }
         try:
-            outputs = self.sessions[graph].run(None, inputs)
+            outputs = self.sessions[graph].run(list(self.outputs(graph)), inputs)
         except Exception as e:  # e.g. InvalidArgument: a manifest config the graph was not made for
             path = self.manifest.graph_file(graph)
             raise BackendError(f"{graph} graph {path} failed: {first_line(e)}") from e

@@ -84,6 +84,10 @@ GRAPH_OUTPUTS: dict[str, tuple[str, ...]] = {
     "encoder": ("cross_k", "cross_v", "cross_bias"),
     "decoder": ("logits", "self_k_out", "self_v_out"),
 }
+# Outputs a graph has only when the model has the part that computes them; a bundle's
+# manifest lists each graph's actual outputs ("outputs" of its graph spec), in order.
+CTC_OUTPUT = "ctc_logprobs"  # encoder: (1, S, V) CTC log-softmax per 50 Hz frame, blank = pad
+OPTIONAL_OUTPUTS: dict[str, tuple[str, ...]] = {"encoder": (CTC_OUTPUT,)}
 
 
 class BundleError(ValueError):
@@ -153,6 +157,16 @@ class Manifest:
     def graph_file(self, graph: str) -> Path:
         """Path of the file holding a graph (frontend, encoder or decoder)."""
         return self.file(self.graphs[graph]["file"])
+
+    def graph_outputs(self, graph: str) -> tuple[str, ...]:
+        """A graph's output names in order: the required ones, then any optional ones the
+        manifest lists (a bundle from before optional outputs lists none of them)."""
+        listed = self.graphs[graph].get("outputs")
+        if not isinstance(listed, list):
+            listed = []
+        required = GRAPH_OUTPUTS[graph]
+        optional = [n for n in listed if n in OPTIONAL_OUTPUTS.get(graph, ())]
+        return (*required, *optional)
 
     def to_json(self) -> dict:
         d = asdict(self)

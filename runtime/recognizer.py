@@ -23,13 +23,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 import echo_edge.assets
 from echo_edge import constants as C
 from echo_edge.audio import AudioError, to_mono_16k
+from echo_edge.runtime.alignment import Word, word_times
 from echo_edge.runtime.backend import Backend, BackendError, CrossAttention, load_backend
 from echo_edge.runtime.bundle import TOKENIZER_NAME, BundleError, Manifest, read_bundle
 from echo_edge.runtime.decoding import DecodingOptions, confidence, greedy_decode, token_cap
@@ -52,6 +53,14 @@ def cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "echo-edge"
+
+
+class Decoded(NamedTuple):
+    """One utterance decoded: greedy token ids, decoder calls, and the CTC log-probs if any."""
+
+    tokens: list[int]
+    calls: int
+    ctc: np.ndarray | None  # (S, V) the encoder's CTC head, None when the bundle lacks it
 
 
 class RecognizerError(RuntimeError):
@@ -187,10 +196,36 @@ class Recognizer:
         """Encode one utterance's frames and decode greedily -> (token ids, decoder calls).
 
         `logprobs`: filled as runtime.decoding.greedy_decode fills it (for a confidence)."""
+        decoded = self.decode_utterance(
+            mel, pitch, silence, wave, seconds, options, prefix, logprobs
+        )
+        return decoded.tokens, decoded.calls
+
+    def decode_utterance(
+        self,
+        mel: np.ndarray,
+        pitch: np.ndarray,
+        silence: np.ndarray,
+        wave: np.ndarray,
+        seconds: float,
+        options: DecodingOptions | None = None,
+        prefix: Sequence[int] = (),
+        logprobs: list[float] | None = None,
+    ) -> Decoded:
+        """decode_features, also keeping the encoder's CTC log-probabilities (None without)."""
         options = options or DecodingOptions()
         cross = self.encode(mel, pitch, silence, wave)
         cap = token_cap(seconds, options, self.config)
-        return greedy_decode(self.backend, cross, cap, prefix, logprobs)
+        tokens, calls = greedy_decode(self.backend, cross, cap, prefix, logprobs)
+        return Decoded(tokens, calls, cross.ctc)
+
+    def word_times(
+        self, tokens: Sequence[int], ctc: np.ndarray | None, start: float, end: float
+    ) -> tuple[Word, ...]:
+        """Words of an utterance's tokens timed by CTC forced alignment; () without CTC."""
+        if ctc is None:
+            return ()
+        return word_times(tokens, self.tokenizer.tokens, ctc, start, end)
 
     def features(self, samples: np.ndarray) -> FrameBlock:
         """All frames of 16 kHz mono float32 `samples` (zero outside them), in bounded calls.
@@ -227,7 +262,7 @@ class Recognizer:
             )
         f = self.features(remove_dc(samples))
         logprobs: list[float] = []
-        tokens, _ = self.decode_features(
+        decoded = self.decode_utterance(
             f.mel[None],
             f.pitch[None],
             f.silence[None],
@@ -236,9 +271,11 @@ class Recognizer:
             options,
             logprobs=logprobs,
         )
+        tokens = decoded.tokens
         text = self.tokenizer.decode(tokens)
         conf = confidence(logprobs) if tokens else None
-        return Result(text, tuple(tokens), True, 0.0, seconds, 0, conf)
+        words = self.word_times(tokens, decoded.ctc, 0.0, seconds)
+        return Result(text, tuple(tokens), True, 0.0, seconds, 0, conf, words)
 
     # ---- whole recordings ---------------------------------------------------------------
     def create_stream(self, options: StreamOptions | None = None) -> Stream:

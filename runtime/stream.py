@@ -30,6 +30,7 @@ import numpy as np
 
 from echo_edge import constants as C
 from echo_edge.audio import Resampler
+from echo_edge.runtime.alignment import Word
 from echo_edge.runtime.backend import FrontendFrames
 from echo_edge.runtime.decoding import DecodingOptions, confidence
 from echo_edge.runtime.highpass import VAD_CUTOFF_HZ, HighPass
@@ -111,9 +112,9 @@ class Result:
     """A partial or final transcript of one utterance; times in seconds from the stream start.
 
     `confidence` is the mean log-probability (<= 0; 0 is certain) of the chosen tokens and
-    the final eos, None for an empty result. There are no per-token or per-word times: the
-    exported decoder returns logits only and the CTC head is not exported, so no alignment
-    exists to read them from (exporting cross-attention weights or the CTC head would give one).
+    the final eos, None for an empty result. `words` carry start/end times from a CTC forced
+    alignment (runtime.alignment) of a final's tokens when the bundle exports the CTC head;
+    partials, bundles without the head and impossible alignments have none.
     """
 
     text: str
@@ -123,9 +124,10 @@ class Result:
     end: float
     utterance: int  # 0, 1, ... in stream order
     confidence: float | None = None
+    words: tuple[Word, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "text": self.text,
             "final": self.final,
             "start": round(self.start, 3),
@@ -133,6 +135,12 @@ class Result:
             "utterance": self.utterance,
             "confidence": None if self.confidence is None else round(self.confidence, 4),
         }
+        if self.words:
+            out["words"] = [
+                {"word": w.text, "start": round(w.start, 3), "end": round(w.end, 3)}
+                for w in self.words
+            ]
+        return out
 
 
 @dataclass
@@ -527,19 +535,27 @@ class Stream:
         prefix = self._prefix if self.options.decoding.verify_prefix and not final else ()
         t0 = time.perf_counter()
         logprobs: list[float] = []
-        tokens, calls = self.recognizer.decode_features(
+        decoded = self.recognizer.decode_utterance(
             mel, pitch, silence, wave, seconds, self.options.decoding, prefix, logprobs=logprobs
         )
+        tokens, begin, finish = (
+            decoded.tokens,
+            start * C.HOP / C.SAMPLE_RATE,
+            last_sample / C.SAMPLE_RATE,
+        )
+        # Word times for finals only: partials keep their latency.
+        words = self.recognizer.word_times(tokens, decoded.ctc, begin, finish) if final else ()
         self.stats.decode_seconds += time.perf_counter() - t0
-        self.stats.decoder_calls += calls
+        self.stats.decoder_calls += decoded.calls
         result = Result(
             text=self.recognizer.tokenizer.decode(tokens),
             tokens=tuple(tokens),
             final=final,
-            start=start * C.HOP / C.SAMPLE_RATE,
-            end=last_sample / C.SAMPLE_RATE,
+            start=begin,
+            end=finish,
             utterance=self._utterance,
             confidence=confidence(logprobs) if tokens else None,
+            words=words,
         )
         if final:
             self.stats.finals += 1

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from echo_edge.runtime.backend import Backend, BackendError
-from echo_edge.runtime.bundle import GRAPH_OUTPUTS, GRAPHS, Manifest
+from echo_edge.runtime.bundle import GRAPHS, Manifest
 
 INSTALL_HINT = "TensorRT bundles need the tensorrt and cuda-python packages (JetPack ships both)"
 
@@ -137,7 +137,7 @@ class TensorRTBackend(Backend):
 
     def run(self, graph: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         results = self.engines[graph](feeds, self.stream)
-        return [results[name].astype(np.float32, copy=False) for name in GRAPH_OUTPUTS[graph]]
+        return [results[name].astype(np.float32, copy=False) for name in self.outputs(graph)]
 
     def close(self) -> None:
         for engine in self.engines.values():
