@@ -4,6 +4,8 @@ Tolerances (measured on this tiny model in brackets):
 - fp32: frontend and encoder outputs within 1e-4 relative (~1e-6); decoder logits within
   1e-4 max abs over a teacher-forced sequence run step by step with the cache (~2e-6);
   the exported greedy transcript equals Echo.generate's.
+The model has a CTC head, so the encoder graph also returns ctc_logprobs (1, S, V), held to
+the same tolerances as cross K/V (relative error of the log-probabilities).
 - fp16 (encoder + decoder): 5e-3 relative (~6e-4).
 - int8 dynamic / static: encoder cross K/V and decoder logits within 0.06 relative
   (dynamic ~0.01, static ~0.015 / 0.027) on held-out speech, i.e. espeak-ng utterances the
@@ -31,9 +33,17 @@ from echo_edge.export.pipeline import export_bundle
 from echo_edge.export.quantize import synthesize_calibration
 from echo_edge.loopguard import trim
 from echo_edge.model import Echo
-from echo_edge.runtime.bundle import GRAPH_INPUTS, BundleError, Manifest, read_bundle, sha256_file
+from echo_edge.runtime.bundle import (
+    CTC_OUTPUT,
+    GRAPH_INPUTS,
+    BundleError,
+    Manifest,
+    read_bundle,
+    sha256_file,
+)
 from tests.conftest import export_in_worker, harmonic, tiny_config, write_calibration_manifest
 
+CTC_WEIGHT = 0.3  # gives the tiny model a CTC head, exported as the encoder's ctc_logprobs
 FP32_REL, FP32_LOGITS = 1e-4, 1e-4
 FP16_REL = 5e-3
 INT8_REL = 0.06
@@ -69,9 +79,19 @@ def encoder_inputs(model: Echo, x: torch.Tensor) -> list[np.ndarray]:
     return [t.numpy() for t in (f.mel, f.pitch, f.silence, f.wave, f.frame_mask)]
 
 
+@torch.no_grad()
+def eager_encoder(model: Echo, x: torch.Tensor) -> list[np.ndarray]:
+    """What the encoder graph returns, from eager PyTorch: Echo.encode's cross K, V, bias,
+    then the CTC head's log-softmax over the same encoder states."""
+    inputs = [torch.from_numpy(a) for a in encoder_inputs(model, x)]
+    states, _ = model.encoder(*inputs)  # (1, S, D)
+    ctc = model.ctc_head(states).float().log_softmax(-1)  # (1, S, V)
+    return [t.numpy() for t in (*model.encode(*inputs), ctc)]
+
+
 def greedy_ids(graphs: Graphs, model: Echo, x: torch.Tensor) -> list[int]:
     """Greedy decoding with the exported encoder and decoder step (cache carried over)."""
-    cross_k, cross_v, cross_bias = graphs.run("encoder", *encoder_inputs(model, x))
+    cross_k, cross_v, cross_bias = graphs.run("encoder", *encoder_inputs(model, x))[:3]
     self_k, self_v = (t.numpy() for t in model.decoder.empty_cache(1))
     cap = int(
         token_budget(seconds_of(torch.tensor([x.shape[1]])), DecodingOptions(), model.decoder)
@@ -97,7 +117,7 @@ def teacher_forced_errors(graphs: Graphs, model: Echo, x: torch.Tensor) -> tuple
     """(max abs, relative) logit error: exported decoder step by step vs eager full sequence."""
     tokens = torch.tensor([eager_ids(model, x)])  # (1, L)
     ref = model(x, decoder_input_ids=tokens)["logits"][0].numpy()  # (L, V)
-    cross = graphs.run("encoder", *encoder_inputs(model, x))
+    cross = graphs.run("encoder", *encoder_inputs(model, x))[:3]  # without ctc_logprobs
     self_k, self_v = (t.numpy() for t in model.decoder.empty_cache(1))
     steps = []
     for i in range(tokens.shape[1]):
@@ -111,7 +131,8 @@ def teacher_forced_errors(graphs: Graphs, model: Echo, x: torch.Tensor) -> tuple
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.manual_seed(0)
-    return Echo(tiny_config()).eval().save_pretrained(tmp_path_factory.mktemp("ckpt"))
+    model = Echo(tiny_config(ctc_weight=CTC_WEIGHT)).eval()
+    return model.save_pretrained(tmp_path_factory.mktemp("ckpt"))
 
 
 @pytest.fixture(scope="module")
@@ -196,8 +217,10 @@ def test_fp32_bundle_is_complete_and_says_what_it_did(fp32: tuple[Path, list[str
         props = {p.key: p.value for p in proto.metadata_props}
         assert props["graph"] == graph and props["sample_rate"] == str(C.SAMPLE_RATE)
         assert props["bos_id"] == str(C.BOS_ID) and props["eos_id"] == str(C.EOS_ID)
-        assert json.loads(props["config"]) == tiny_config().to_dict()
+        assert json.loads(props["config"]) == tiny_config(ctc_weight=CTC_WEIGHT).to_dict()
         assert [i.name for i in proto.graph.input] == list(GRAPH_INPUTS[graph])
+        assert [o.name for o in proto.graph.output] == m.graphs[graph]["outputs"]
+    assert m.graphs["encoder"]["outputs"] == ["cross_k", "cross_v", "cross_bias", CTC_OUTPUT]
 
 
 def test_fp32_graphs_match_eager(fp32: tuple[Path, list[str]], model: Echo) -> None:
@@ -206,11 +229,15 @@ def test_fp32_graphs_match_eager(fp32: tuple[Path, list[str]], model: Echo) -> N
         x = audio(seconds, seed)
         with torch.no_grad():
             ref = model.frontend(x)
-            ref_cross = model.encode(*(torch.from_numpy(a) for a in encoder_inputs(model, x)))
         for got, want in zip(graphs.run("frontend", x.numpy()), ref):
             assert rel(got, want.numpy()) < FP32_REL
-        for got, want in zip(graphs.run("encoder", *encoder_inputs(model, x)), ref_cross):
-            assert rel(got, want.numpy()) < FP32_REL
+        encoded, ref_encoded = (
+            graphs.run("encoder", *encoder_inputs(model, x)),
+            eager_encoder(model, x),
+        )
+        assert len(encoded) == len(ref_encoded) == 4
+        for got, want in zip(encoded, ref_encoded):
+            assert got.shape == want.shape and rel(got, want) < FP32_REL
         max_abs, _ = teacher_forced_errors(graphs, model, x)
         assert max_abs < FP32_LOGITS
 
@@ -233,8 +260,10 @@ def test_dynamic_axes_half_second_and_thirty_seconds(
         assert mel.shape == (1, C.N_MELS, C.num_frames(x.shape[1]))
         with torch.no_grad():
             assert rel(mel, model.frontend(x)[0].numpy()) < FP32_REL
-        cross_k, _, cross_bias = graphs.run("encoder", *encoder_inputs(model, x))
+        cross_k, _, cross_bias, ctc = graphs.run("encoder", *encoder_inputs(model, x))
         assert cross_k.shape[3] == cross_bias.shape[1] == C.num_encoder_frames(x.shape[1])
+        assert ctc.shape == (1, cross_bias.shape[1], model.config.vocab_size)
+        assert np.allclose(np.exp(ctc).sum(-1), 1.0, atol=1e-4)  # log-softmax per frame
 
 
 def test_altered_bundle_is_rejected(fp32: tuple[Path, list[str]], tmp_path: Path) -> None:
@@ -287,13 +316,13 @@ def test_reduced_precisions_stay_close(
     for got, want in zip(graphs.run("frontend", tone.numpy()), ref_frontend):
         assert rel(got, want.numpy()) < FP32_REL
     x = held_out_speech
-    with torch.no_grad():
-        ref_cross = model.encode(*(torch.from_numpy(a) for a in encoder_inputs(model, x)))
+    ref_cross = eager_encoder(model, x)
     cross = graphs.run("encoder", *encoder_inputs(model, x))
     for got, want in zip(cross[:2], ref_cross[:2]):
-        assert rel(got, want.numpy()) < tol
+        assert rel(got, want) < tol
     # The key bias (0 or log(silence_scale)) is exact, up to fp16 rounding in fp16 graphs.
-    assert np.allclose(cross[2], ref_cross[2].numpy(), rtol=0, atol=1e-2 if name == "fp16" else 0)
+    assert np.allclose(cross[2], ref_cross[2], rtol=0, atol=1e-2 if name == "fp16" else 0)
+    assert rel(cross[3], ref_cross[3]) < tol  # CTC log-probs
     _, logits_rel = teacher_forced_errors(graphs, model, x)
     assert logits_rel < tol
 
@@ -307,3 +336,22 @@ def test_from_onnx_needs_an_fp32_onnx_bundle_of_the_same_checkpoint(
         export_bundle(None, "onnx", "fp16", tmp_path / "b", onnx_from=traced["fp32"])
     with pytest.raises(ValueError, match="applies to onnx and tensorrt exports"):
         export_bundle(None, "executorch", "fp32", tmp_path / "c", onnx_from=traced["fp32"])
+
+
+def test_the_runtime_reads_the_ctc_output_and_times_words(
+    fp32: tuple[Path, list[str]], model: Echo
+) -> None:
+    from echo_edge.runtime.recognizer import Recognizer
+
+    x = audio(1.2, seed=3)
+    with Recognizer.from_bundle(fp32[0]) as r:
+        assert r.backend.has_ctc
+        mel, pitch, silence, wave, _ = encoder_inputs(model, x)
+        ctc = r.encode(mel, pitch, silence, wave).ctc
+        assert rel(ctc, eager_encoder(model, x)[3][0]) < FP32_REL  # (S, V)
+        result = r.recognize(x[0].numpy())
+    # A random model's alignment may be impossible (no words); any words it gives are timed.
+    if result.words:
+        assert [w.text for w in result.words] == result.text.split()
+        times = [t for w in result.words for t in (w.start, w.end)]
+        assert times == sorted(times) and 0.0 <= times[0] and times[-1] <= result.end
