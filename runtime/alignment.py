@@ -58,23 +58,26 @@ def forced_align(logprobs: np.ndarray, tokens: Sequence[int]) -> list[tuple[int,
     skip = np.zeros(states, dtype=bool)
     skip[3::2] = ext[3::2] != ext[1:-2:2]
     emit = logprobs.astype(np.float64)[:, ext]  # (S, E)
+    no_skip = ~skip[2:]
     alpha = np.full(states, -np.inf)
     alpha[:2] = emit[0, :2]
     back = np.zeros((frames, states), dtype=np.int8)  # how far each state stepped: 0, 1, 2
-    moves = np.full((3, states), -np.inf)
+    moves = np.full((3, states), -np.inf)  # (stay, step, skip) scores into each state
+    columns = np.arange(states)
     for t in range(1, frames):
         moves[0] = alpha
         moves[1, 1:] = alpha[:-1]
-        moves[2, 2:] = np.where(skip[2:], alpha[:-2], -np.inf)
+        moves[2, 2:] = alpha[:-2]
+        moves[2, 2:][no_skip] = -np.inf
         back[t] = moves.argmax(0)
-        alpha = moves[back[t], np.arange(states)] + emit[t]
+        alpha = moves[back[t], columns] + emit[t]
     last = states - 1 if alpha[-1] >= alpha[-2] else states - 2
     if not np.isfinite(alpha[last]):
         return None
     path = np.empty(frames, dtype=np.int64)  # (S,) the state of each frame
     for t in range(frames - 1, -1, -1):
         path[t] = last
-        last -= back[t, last]
+        last -= int(back[t, last])
     spans = []
     for j in range(len(tokens)):
         hits = np.flatnonzero(path == 2 * j + 1)

@@ -143,3 +143,13 @@ def test_the_shipped_model_times_the_words_of_two_sentences(shipped_bundle: Path
     assert start_second >= end_first + 1.0, (end_first, start_second)
     assert end_first <= len(first) / C.SAMPLE_RATE + 0.1
     assert start_second >= (len(first) + len(gap)) / C.SAMPLE_RATE - 0.1
+
+
+def test_a_long_transcript_aligns_across_hundreds_of_states() -> None:
+    rng = np.random.default_rng(0)
+    tokens = [int(t) for t in rng.choice([A, B, SPACE, 7], size=150)]
+    path = []
+    for t in tokens:  # each token on two frames, a blank after it
+        path += [t, t, BLANK_ID]
+    spans = forced_align(path_logprobs(path), tokens)
+    assert spans == [(3 * i, 3 * i + 1) for i in range(len(tokens))]
