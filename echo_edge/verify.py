@@ -38,9 +38,10 @@ if TYPE_CHECKING:  # torch is imported when verification runs, not when the CLI 
 # users get may not lose more than the one-pass decode may. The stream's encoder sees only
 # the audio the endpointer kept, and long --data recordings split at pauses, so its text may
 # differ from the whole-utterance reference for reasons that are not drift: agreement is
-# reported, not gated. [shipped model, default set, runtime without DC removal: ΔWER 0.00
-# in fp32, -1.52 in int8 dynamic, agreement 0.625 in both since utterances past 2 s end at
-# 0.12 s pauses; tiny random models: 0.00]
+# reported, not gated. [shipped model, the 250-utterance default set (2252 words), ONNX:
+# ΔWER +0.98 in fp32 (95 % interval -1.08..+2.91), +0.71 in int8 dynamic (-1.94..+3.43):
+# the gate fails in fp32 too, from the noisy half (+4.2, interval clear of 0; the clean half
+# -1.9); agreement 0.82 / 0.65; tiny random models: 0.00. bench/results/verify/README.md]
 STREAMING: dict[str, float | None] = {
     "streaming_transcript_agreement": None,
     "streaming_delta_wer_points": 0.5,
@@ -108,7 +109,9 @@ THRESHOLDS: dict[str, dict[str, float | None]] = {
         "logits_max_abs": None,
         "teacher_forced_agreement": 0.9,  # mean over utterances [0.973]
         "transcript_agreement": None,
-        "delta_wer_points": 0.5,  # the target for int8
+        # The target for int8. [shipped ONNX int8 dynamic, default set: +0.44 points,
+        # 95 % interval -0.91..+1.90 over 2252 words: passes, unresolved]
+        "delta_wer_points": 0.5,
         "stream_features_max_abs": 1e-6,
         "tokenizer_agreement": 1.0,
         **STREAMING,
