@@ -8,7 +8,10 @@ takes zero points of 0 only). Networks are built strongly
 typed where TensorRT supports it (10.x; the only mode in 11.x, which removed the FP16/INT8
 builder flags); older TensorRT gets the FP16/INT8 flags instead. One optimisation profile per
 graph covers the shortest to the longest input the other backends accept (`profile_shapes`),
-and a timing cache shared across builds makes rebuilds fast.
+and a timing cache shared across builds makes rebuilds fast. A model with a CTC head has a
+fourth encoder output, ctc_logprobs (1, S, V): the engine takes it from the ONNX graph and its
+shape follows the encoder frames, so profiles (inputs only) are unchanged; the graph spec
+inherits the ONNX graph's output list, which the runtime reads.
 
 Nothing here has run on a GPU in this repository's CI: TensorRT is not installable there.
 """

@@ -2,21 +2,25 @@
 
 The Viterbi alignment is checked on hand-made log-prob matrices whose best path is known; a
 tiny bundle without a CTC head still gives no words; the shipped model (which has the head),
-exported to an ONNX fp32 bundle, times the words of two espeak-ng sentences 1 s apart.
+exported to an ONNX fp32 bundle, times the words of two espeak-ng sentences 1 s apart. The
+ExecuTorch encoder method's CTC output is checked when ECHO_EDGE_SLOW_TESTS=1 (a tiny export
+takes minutes), TensorRT's where TensorRT is installed (marker requires_tensorrt).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from echo_edge import constants as C
 from echo_edge.runtime.alignment import BLANK_ID, FRAME_SECONDS, forced_align, word_times
 from echo_edge.runtime.stream import Result
-from tests.conftest import harmonic
-from tests.test_runtime import tiny_bundle_root
+from tests.conftest import harmonic, tiny_config
+from tests.test_runtime import SLOW_ENV, tiny_bundle_root
 
 VOCAB = 8
 A, B, SPACE = 4, 5, 6  # token ids of a toy character vocabulary
@@ -102,6 +106,9 @@ def test_a_bundle_without_a_ctc_head_loads_and_gives_no_words() -> None:
     with Recognizer.from_bundle(tiny_bundle_root() / "bundle") as r:
         assert r.manifest.graphs["encoder"]["outputs"] == ["cross_k", "cross_v", "cross_bias"]
         assert not r.backend.has_ctc
+        encoder = onnx.load(str(r.manifest.graph_file("encoder")))
+        assert len(encoder.graph.output) == 3
+        assert "ctc_blank_id" not in {p.key for p in encoder.metadata_props}
         x = harmonic(1.5)
         f = r.conditioned_features(x)
         assert r.encode(f.mel[None], f.pitch[None], f.silence[None], f.wave[None]).ctc is None
@@ -153,3 +160,73 @@ def test_a_long_transcript_aligns_across_hundreds_of_states() -> None:
         path += [t, t, BLANK_ID]
     spans = forced_align(path_logprobs(path), tokens)
     assert spans == [(3 * i, 3 * i + 1) for i in range(len(tokens))]
+
+
+def _tiny_ctc_checkpoint(root: Path) -> tuple[Path, object]:
+    """A seeded random tiny Echo with a CTC head, saved under root -> (path, model)."""
+    import torch
+
+    from echo_edge.model import Echo
+
+    torch.manual_seed(0)
+    model = Echo(tiny_config(ctc_weight=0.3)).eval()
+    return model.save_pretrained(root / "ckpt"), model
+
+
+def _eager_ctc(model: object, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """(encoder inputs, eager CTC log-probs (S, V)) of a tiny model for audio x."""
+    import torch
+
+    with torch.no_grad():
+        f = model.features(torch.from_numpy(x)[None])  # type: ignore[attr-defined]
+        inputs = (f.mel, f.pitch, f.silence, f.wave, f.frame_mask)
+        states, _ = model.encoder(*inputs)  # type: ignore[attr-defined]
+        ctc = model.ctc_head(states).log_softmax(-1)[0]  # type: ignore[attr-defined]
+    return [t.numpy() for t in inputs[:4]], ctc.numpy()
+
+
+def _check_backend_ctc(bundle: Path, model: object, tol: float) -> None:
+    """The bundle's encoder returns the eager CTC log-probs, and its finals carry word slots."""
+    from echo_edge.runtime.bundle import CTC_OUTPUT
+    from echo_edge.runtime.recognizer import Recognizer
+
+    x = harmonic(1.2, seed=4)
+    inputs, want = _eager_ctc(model, x)
+    with Recognizer.from_bundle(bundle) as r:
+        assert CTC_OUTPUT in r.manifest.graphs["encoder"]["outputs"] and r.backend.has_ctc
+        got = r.encode(*inputs).ctc
+        assert got.shape == want.shape
+        assert float(np.linalg.norm(got - want) / np.linalg.norm(want)) < tol
+        result = r.recognize(x)
+    assert all(w.start < w.end <= result.end for w in result.words)
+
+
+def test_the_executorch_encoder_method_returns_ctc(tmp_path: Path) -> None:
+    if not os.environ.get(SLOW_ENV):
+        pytest.skip(f"exporting a tiny model to ExecuTorch takes minutes: set {SLOW_ENV}=1")
+    pytest.importorskip("executorch", reason="executorch is not installed")
+    from echo_edge.export.pipeline import export_bundle
+
+    checkpoint, model = _tiny_ctc_checkpoint(tmp_path)
+    bundle = export_bundle(
+        checkpoint, "executorch", "fp32", tmp_path / "pte", log=lambda _: None, verify=False
+    )
+    _check_backend_ctc(bundle, model, tol=1e-4)
+
+
+@pytest.mark.requires_tensorrt
+def test_the_tensorrt_encoder_engine_returns_ctc(tmp_path: Path) -> None:
+    pytest.importorskip("tensorrt", reason="TensorRT is not installed (run this on the Jetson)")
+    from echo_edge.export.pipeline import export_bundle
+
+    checkpoint, model = _tiny_ctc_checkpoint(tmp_path)
+    bundle = export_bundle(
+        checkpoint,
+        "tensorrt",
+        "fp32",
+        tmp_path / "trt",
+        timing_cache=tmp_path / "timing.cache",
+        log=lambda _: None,
+        verify=False,
+    )
+    _check_backend_ctc(bundle, model, tol=1e-3)  # TensorRT may pick TF32 kernels

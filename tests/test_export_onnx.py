@@ -220,6 +220,7 @@ def test_fp32_bundle_is_complete_and_says_what_it_did(fp32: tuple[Path, list[str
         assert json.loads(props["config"]) == tiny_config(ctc_weight=CTC_WEIGHT).to_dict()
         assert [i.name for i in proto.graph.input] == list(GRAPH_INPUTS[graph])
         assert [o.name for o in proto.graph.output] == m.graphs[graph]["outputs"]
+        assert props["ctc_blank_id"] == str(C.PAD_ID)
     assert m.graphs["encoder"]["outputs"] == ["cross_k", "cross_v", "cross_bias", CTC_OUTPUT]
 
 
