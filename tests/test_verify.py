@@ -37,6 +37,7 @@ from echo_edge.verify import (
     CHECKS,
     EXPORT_UTTERANCES,
     NUMERIC_CHECKS,
+    STREAMING,
     THRESHOLDS,
     aggregate,
     load_rows,
@@ -556,7 +557,35 @@ def shipped_executorch(
 
 
 def test_shipped_onnx_fp32_reproduces_the_reference(shipped_onnx: dict[str, dict]) -> None:
-    assert_passes_with_identical_transcripts(shipped_onnx["fp32"])
+    """Every check of the export passes with identical transcripts; the streaming line is the
+    endpointer's, not the export's (test_shipped_onnx_streaming_delta_wer)."""
+    report = shipped_onnx["fp32"]
+    checks = report["checks"].items()
+    failed = {k: v for k, v in checks if v["pass"] is False and k not in STREAMING}
+    assert not failed, failed
+    assert report["checks"]["transcript_agreement"]["value"] == 1.0
+    assert report["delta_wer"] == {
+        "points": 0.0,
+        "ci95": [0.0, 0.0],
+        "words": report["eval_set"]["words"],
+        "utterances": SHIPPED_FP32_UTTERANCES,
+    }
+    for utt in report["utterances"]:
+        assert utt["bundle"] == utt["reference"], utt
+
+
+# The endpointed stream that `echo-edge transcribe` runs loses words on noisy audio at every
+# precision, so not from the export: on the default set (2252 words) fp32 reads +0.98 points,
+# 95 % interval [-1.08, +2.91] (noisy half +4.23 [+1.38, +7.28], clean half -1.93), int8
+# dynamic +0.71 [-1.94, +3.43]; fp32 on the first 50 utterances (457 words) +1.53 [-1.04,
+# +4.50]. On the old 8 clean utterances it read 0.00. The 0.5-point gate stands.
+@pytest.mark.xfail(
+    strict=False,
+    reason="streamed ΔWER fp32 +0.98 [-1.08, +2.91] on the default set, from the noisy half",
+)
+def test_shipped_onnx_streaming_delta_wer(shipped_onnx: dict[str, dict]) -> None:
+    for name, report in shipped_onnx.items():
+        assert report["checks"]["streaming_delta_wer_points"]["pass"], name
 
 
 def test_shipped_onnx_int8_numeric_checks(shipped_onnx: dict[str, dict]) -> None:
@@ -564,17 +593,33 @@ def test_shipped_onnx_int8_numeric_checks(shipped_onnx: dict[str, dict]) -> None
     assert shipped_onnx["int8"]["checks"]["teacher_forced_agreement"]["pass"]
 
 
-# ΔWER on the default 8-utterance set (66 words: one word is 1.5 points) depends on the model
-# and on tiny input changes: the step-5000 model read +1.52, stage 3 -3.03, stage 4 0.00, and
-# stage 4 with the runtime's 2 Hz DC removal on both sides +4.55 (3 words). On 60 festival
-# utterances (497 words) the same bundle reads +0.80 with DC removal and -1.41 without: the
-# 8-utterance set cannot resolve a 0.5-point bound.
+# ΔWER on the default set (250 utterances, 2252 words: one word is 0.044 points): +0.44 points,
+# paired bootstrap 95 % interval [-0.91, +1.90] (bench/results/verify/README.md). The gate
+# passes on the point estimate, two words from failing; the interval cannot show the 0.5-point
+# bound is met (its half-width, 1.4 points, comes from the utterances whose near-ties int8
+# flips, not from the word count). The old 8-utterance set (66 words) read +4.55 [0.00,
+# +13.43]; festival's 60 utterances (497 words) +0.80 [-4.80, +7.14].
 @pytest.mark.xfail(
     strict=False,
-    reason="8 utterances resolve 1.5 points a word; measured +4.55 (3 words) with DC removal",
+    reason="default set: +0.44 points, 95 % interval [-0.91, +1.90]: the bound is not resolved",
 )
 def test_shipped_onnx_int8_delta_wer(shipped_onnx: dict[str, dict]) -> None:
     assert shipped_onnx["int8"]["checks"]["delta_wer_points"]["pass"]
+
+
+def test_shipped_onnx_int8_delta_wer_has_its_interval(shipped_onnx: dict[str, dict]) -> None:
+    """The gate reads the point estimate; the report carries its interval and word count."""
+    report = shipped_onnx["int8"]
+    for key, check in (("delta_wer", "delta_wer_points"), ("streaming_delta_wer", None)):
+        delta = report[key]
+        lo, hi = delta["ci95"]
+        assert delta["words"] == report["eval_set"]["words"] >= 2000
+        assert delta["utterances"] == 250 and lo <= delta["points"] <= hi
+        assert hi - lo < 10.0  # 8 utterances gave 13.4 points; 250 give ~3
+        if check:
+            assert delta["points"] == pytest.approx(report["checks"][check]["value"], abs=1e-3)
+    assert set(report["wer_by"]["engine"]) == {"espeak-ng", "flite"}
+    assert set(report["wer_by"]["condition"]) == {"clean", "noisy"}
 
 
 def test_shipped_forged_tokenizer_fails_on_transcripts(
