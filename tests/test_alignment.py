@@ -136,8 +136,11 @@ def test_the_shipped_model_times_the_words_of_two_sentences(shipped_bundle: Path
     audio = np.concatenate([first, gap, second])
     with Recognizer.from_bundle(shipped_bundle) as r:
         assert r.backend.has_ctc
-        segments = r.transcribe_samples(audio).segments
+        transcript = r.transcribe_samples(audio)
+    segments = transcript.segments
     assert len(segments) == 2, [s.text for s in segments]
+    words_json = [w for s in transcript.to_dict()["segments"] for w in s["words"]]  # type: ignore[union-attr]
+    assert [w["word"] for w in words_json] == transcript.text.split()
     for s in segments:
         assert len(s.words) == len(s.text.split()) > 1, s
         assert [w.text for w in s.words] == s.text.split()
