@@ -28,7 +28,11 @@ from pathlib import Path
 
 from echo_edge import constants as C
 
-FORMAT_VERSION = 1
+# 2: the encoder graph may return the CTC head's log-probabilities (a fourth output), which a
+# version-1 reader cannot unpack; such readers refuse a version-2 bundle in one line. Version-1
+# bundles (three encoder outputs) still read here.
+FORMAT_VERSION = 2
+READABLE_FORMAT_VERSIONS = (1, 2)
 MANIFEST_NAME = "manifest.json"
 TOKENIZER_NAME = "tokenizer.json"
 BACKENDS = ("onnx", "executorch", "tensorrt")
@@ -342,11 +346,13 @@ def manifest_problem(data: dict) -> str | None:
     """What makes parsed manifest.json data unusable, in a few words (None: nothing)."""
     version = data.get("format_version")
     if isinstance(version, str):
-        return f"format_version is the string {version!r}, not the number {FORMAT_VERSION}"
+        number = f"the number {version}" if version.isdigit() else "a number"
+        return f"format_version is the string {version!r}, not {number}"
     if version is None:
         return "no format_version"
-    if version != FORMAT_VERSION or isinstance(version, bool):
-        return f"format version {version}, this runtime reads {FORMAT_VERSION}"
+    if version not in READABLE_FORMAT_VERSIONS or isinstance(version, bool):
+        readable = " and ".join(str(v) for v in READABLE_FORMAT_VERSIONS)
+        return f"format version {version}, this runtime reads {readable}"
     missing = [k for k in FIELD_TYPES if k not in data and k not in OPTIONAL_FIELDS]
     if missing:
         return f"no {', '.join(missing)}"

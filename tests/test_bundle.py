@@ -86,12 +86,20 @@ def test_missing_file(tmp_path: Path) -> None:
         read_bundle(bundle)
 
 
+def test_version_1_bundles_still_read(tmp_path: Path) -> None:
+    bundle = make_bundle(tmp_path / "b")
+    data = json.loads((bundle / MANIFEST_NAME).read_text())
+    data["format_version"] = 1  # three encoder outputs, no CTC head: the old layout
+    (bundle / MANIFEST_NAME).write_text(json.dumps(data))
+    assert read_bundle(bundle).format_version == 1
+
+
 def test_other_format_version(tmp_path: Path) -> None:
     bundle = make_bundle(tmp_path / "b")
     data = json.loads((bundle / MANIFEST_NAME).read_text())
     data["format_version"] = FORMAT_VERSION + 1
     (bundle / MANIFEST_NAME).write_text(json.dumps(data))
-    expected = f"format version {FORMAT_VERSION + 1}, this runtime reads {FORMAT_VERSION}"
+    expected = f"format version {FORMAT_VERSION + 1}, this runtime reads 1 and {FORMAT_VERSION}"
     with pytest.raises(BundleError, match=expected):
         read_bundle(bundle)
 
