@@ -52,7 +52,7 @@ from tests.test_runtime import SLOW_ENV, tiny_bundle_root
 from tests.test_torch_free import run_blocked
 
 TINY_UTTERANCES = 2  # random models decode to the token cap: keep their eval set small
-SHIPPED_FP32_UTTERANCES = 50  # of the default set (250): ~40 s instead of ~3 min
+SHIPPED_FP32_UTTERANCES = 50  # of the default set (250): 48 s instead of ~3.5 min
 ONNX_VARIANTS = (("fp16", "fp16", None), ("int8-dynamic", "int8", "dynamic"))
 
 
