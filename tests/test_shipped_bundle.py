@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from echo_edge.checkpoint import ASSETS, checkpoint_sha256
-from echo_edge.runtime.bundle import read_bundle
+from echo_edge.runtime.bundle import CTC_OUTPUT, FORMAT_VERSION, read_bundle
 
 SHIPPED = ASSETS / "onnx-int8"
 ASSET_LIMIT_MB = 25.0  # checkpoint + bundle, all files under echo_edge/assets
@@ -23,6 +23,8 @@ def test_shipped_bundle_is_built_from_the_shipped_weights() -> None:
         "echo_edge/assets/onnx-int8 was built from other weights: run `make bundles`"
     )
     assert (manifest.backend, manifest.precision) == ("onnx", "int8")
+    assert manifest.format_version == FORMAT_VERSION
+    assert CTC_OUTPUT in manifest.graph_outputs("encoder")  # word times in the results
     assert manifest.source.get("checkpoint") in (None, "shipped")
 
 
