@@ -1,0 +1,61 @@
+"""The endpointer's short-pause rule swept on a dev set (never the verify set) and a long reading.
+
+    OMP_NUM_THREADS=1 PYTHONPATH=. python bench/segmentation_sweep.py
+
+Dev set: verify's recipe with another seed (16 000 001) and 150 utterances, so tuning never
+sees the gate's audio. For each (long_utterance_seconds, SHORT_PAUSE_SECONDS,
+STOP_HYSTERESIS_DB) it prints the streamed WER on the dev set (all, noisy half) and the WER
+of bench/long_audio.py's 5-minute reading as one file; the one-pass WER is the baseline.
+"""
+
+import sys
+import time
+from dataclasses import replace
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+import long_audio
+
+import echo_edge.runtime.stream as stream_mod
+from echo_edge.evalset import RECIPE, verify_set
+from echo_edge.metrics import word_error_rate
+from echo_edge.runtime.recognizer import FILE_OPTIONS, Recognizer
+
+dev = verify_set(rec={**RECIPE, "seed": 16_000_001, "count": 150})
+r = Recognizer.from_bundle(
+    str(__import__("echo_edge.runtime.recognizer", fromlist=["x"]).SHIPPED_BUNDLE), threads=1
+)
+refs = [u.text for u in dev]
+one = [r.recognize(u.audio).text for u in dev]
+whole, clips, lrefs = long_audio.reading(5.0)
+lref = " ".join(lrefs)
+out = {"one_pass_dev": 100 * word_error_rate(refs, one)}
+noisy = [i for i, u in enumerate(dev) if i % 2 == 1]
+out["one_pass_dev_noisy"] = 100 * word_error_rate([refs[i] for i in noisy], [one[i] for i in noisy])
+print(out, flush=True)
+for L, pause, hyst in [
+    (2.0, 0.12, 6.0),
+    (2.0, 0.2, 6.0),
+    (3.0, 0.12, 6.0),
+    (3.0, 0.2, 6.0),
+    (2.0, 0.12, 3.0),
+    (2.0, 0.16, 6.0),
+]:
+    stream_mod.SHORT_PAUSE_SECONDS = pause
+    stream_mod.STOP_HYSTERESIS_DB = hyst
+    opts = replace(FILE_OPTIONS, long_utterance_seconds=L)
+    t0 = time.perf_counter()
+    st = [r.transcribe_samples(u.audio, options=opts).text for u in dev]
+    lg = r.transcribe_samples(whole, options=opts)
+    row = {
+        "L": L,
+        "pause": pause,
+        "hyst": hyst,
+        "stream_dev": round(100 * word_error_rate(refs, st), 2),
+        "stream_dev_noisy": round(
+            100 * word_error_rate([refs[i] for i in noisy], [st[i] for i in noisy]), 2
+        ),
+        "long": round(100 * word_error_rate([lref], [lg.text]), 2),
+        "long_utts": len(lg.segments),
+        "s": round(time.perf_counter() - t0, 1),
+    }
+    print(row, flush=True)
