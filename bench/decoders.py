@@ -1,0 +1,208 @@
+"""Attention greedy, CTC greedy and joint CTC/attention greedy side by side on one bundle.
+
+Each utterance is encoded once (frontend + encoder, not timed); then every decoder runs on
+the same encoder output and its decoding time alone is measured. WER and CER on the festival
+cross-engine manifest (by voice) and on verify's default set (by engine and condition).
+
+    python bench/decoders.py --out bench/results/decoders
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from tqdm import tqdm
+
+from echo_edge import constants as C
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_BUNDLE = ROOT / "echo_edge" / "assets" / "onnx-int8"
+DEFAULT_FESTIVAL = ROOT / "data" / "festival" / "test.jsonl"
+BASELINE = "attention"  # what the runtime does now; ΔWER is measured against it
+
+
+def decoders(weights: list[float], top_k: int) -> dict:
+    """name -> fn(backend, cross, cap) -> token ids."""
+    from echo_edge.runtime.ctc import ctc_greedy, joint_greedy_decode
+    from echo_edge.runtime.decoding import greedy_decode
+
+    out = {
+        "attention": lambda b, x, cap: greedy_decode(b, x, cap)[0],
+        "ctc": lambda b, x, cap: ctc_greedy(x.ctc),
+    }
+    for w in weights:
+        out[f"joint-{w:g}"] = lambda b, x, cap, w=w: joint_greedy_decode(b, x, cap, w, top_k)[0]
+    return out
+
+
+def festival_utterances(path: Path, limit: int | None) -> list[dict]:
+    from echo_edge.audio import load_audio
+    from echo_edge.text import normalize_text
+
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [
+        {"set": "festival", "id": Path(r["audio"]).stem, "group": r.get("voice", "?"),
+         "audio": load_audio(path.parent / r["audio"]), "ref": normalize_text(r["text"])}
+        for r in rows[:limit]
+    ]  # fmt: skip
+
+
+def verify_utterances(limit: int | None) -> list[dict]:
+    from echo_edge.evalset import verify_set
+
+    return [
+        {"set": "verify", "id": u.id, "audio": u.audio, "ref": u.text,
+         "group": f"{u.engine} {'clean' if u.condition in ('', 'clean') else 'noisy'}"}
+        for u in verify_set(limit)
+    ]  # fmt: skip
+
+
+def run(utterances: list[dict], bundle: Path, weights: list[float], top_k: int) -> list[dict]:
+    """Every decoder's hypothesis and decoding milliseconds for each utterance."""
+    from echo_edge.runtime import Recognizer
+    from echo_edge.runtime.decoding import DecodingOptions, token_cap
+
+    recognizer = Recognizer.from_bundle(bundle, threads=1)
+    if not recognizer.backend.has_ctc:
+        raise SystemExit(f"bundle {bundle} has no CTC log-probs: cannot compare CTC decoding")
+    fns = decoders(weights, top_k)
+    rows = []
+    for u in tqdm(utterances, desc="decoders", unit="utt"):
+        seconds = len(u["audio"]) / C.SAMPLE_RATE
+        f = recognizer.conditioned_features(u["audio"])
+        cross = recognizer.encode(f.mel[None], f.pitch[None], f.silence[None], f.wave[None])
+        cap = token_cap(seconds, DecodingOptions(), recognizer.config)
+        row = {k: u[k] for k in ("set", "id", "group", "ref")} | {"seconds": seconds, "hyp": {}}
+        row["ms"] = {}
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            ids = fn(recognizer.backend, cross, cap)
+            row["ms"][name] = 1000 * (time.perf_counter() - t0)
+            row["hyp"][name] = recognizer.tokenizer.decode(ids)
+        rows.append(row)
+    recognizer.close()
+    return rows
+
+
+def summarise(rows: list[dict]) -> dict:
+    """set -> group ("all" too) -> decoder -> WER %, CER %, ms per utterance."""
+    from echo_edge.bootstrap import delta_wer, word_errors
+    from echo_edge.metrics import char_error_rate, word_error_rate
+
+    out: dict = {}
+    names = list(rows[0]["hyp"])
+    for name_set in sorted({r["set"] for r in rows}):
+        groups: dict[str, list[dict]] = defaultdict(list)
+        for r in rows:
+            if r["set"] == name_set:
+                groups[r["group"]].append(r)
+                groups["all"].append(r)
+        table = {}
+        for group, items in sorted(groups.items()):
+            refs = [r["ref"] for r in items]
+            table[group] = {"utterances": len(items), "words": sum(len(x.split()) for x in refs)}
+            base = word_errors(refs, [r["hyp"][BASELINE] for r in items])
+            for name in names:
+                hyps = [r["hyp"][name] for r in items]
+                table[group][name] = {
+                    "wer": round(100 * word_error_rate(refs, hyps), 1),
+                    "cer": round(100 * char_error_rate(refs, hyps), 1),
+                    "ms": round(sum(r["ms"][name] for r in items) / len(items), 2),
+                    # Hypothesis words per reference word: > 1 where a decoder babbles.
+                    # Paired bootstrap ΔWER points against attention greedy, 95 % interval.
+                    "delta": delta_wer(base, word_errors(refs, hyps)),
+                    "length": round(
+                        sum(len(h.split()) for h in hyps) / max(1, len(" ".join(refs).split())), 2
+                    ),
+                }
+        out[name_set] = table
+    return out
+
+
+def markdown(summary: dict, command: str, machine: str) -> str:
+    names = [k for k in next(iter(next(iter(summary.values())).values())) if "-" in k or k in
+             ("attention", "ctc")]  # fmt: skip
+    head = " | ".join(f"{n} WER / CER / len / ms" for n in names)
+    lines = [
+        "# Decoders side by side: attention greedy, CTC greedy, joint CTC/attention greedy",
+        "",
+        f"`{command}`",
+        "",
+        f"Machine: {machine}.",
+        "",
+        "WER and CER in %; len = hypothesis words per reference word (> 1: babble); ms =",
+        "decoding only, per utterance (frontend and encoder run once per utterance, shared, not",
+        "timed), 1 thread. joint-λ: the attention top-5 and eos scored by (1 - λ) attention",
+        "log-prob + λ CTC prefix-score gain (runtime/ctc.py).",
+    ]
+    for name_set, table in summary.items():
+        lines += ["", f"## {name_set}", "", f"| group | utts | words | {head} |"]
+        lines.append("|---|---|---|" + "---|" * len(names))
+        for group, row in table.items():
+            cells = " | ".join(
+                f"{row[n]['wer']} / {row[n]['cer']} / {row[n]['length']} / {row[n]['ms']:.1f}"
+                for n in names
+            )
+            lines.append(f"| {group} | {row['utterances']} | {row['words']} | {cells} |")
+        others = [n for n in names if n != BASELINE]
+        lines += ["", f"ΔWER points against {BASELINE} greedy, paired bootstrap 95 % interval:", ""]
+        lines += ["| group | " + " | ".join(others) + " |", "|---|" + "---|" * len(others)]
+        for group, row in table.items():
+            cells = " | ".join(
+                f"{row[n]['delta']['points']:+.1f} [{row[n]['delta']['ci95'][0]:+.1f}, "
+                f"{row[n]['delta']['ci95'][1]:+.1f}]"
+                for n in others
+            )
+            lines.append(f"| {group} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def machine_note() -> str:
+    from echo_edge.bench.machine import describe_machine, usable_cpus
+
+    m = describe_machine(usable_cpus())
+    ort = m["libraries"].get("onnxruntime")
+    return (
+        f"{m['cpu_model'] or 'unknown CPU'}, {m['logical_cores']} logical CPUs (shared with "
+        f"other jobs), {m['os']}, Python {m['python']}, onnxruntime {ort}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE, help="bundle directory")
+    parser.add_argument("--festival", type=Path, default=DEFAULT_FESTIVAL, help="JSONL manifest")
+    parser.add_argument("--limit", type=int, default=None, help="first N of each set only")
+    parser.add_argument("--weights", type=float, nargs="+", default=[0.3, 0.5], help="CTC λ")
+    parser.add_argument("--top-k", type=int, default=5, help="attention candidates per step")
+    parser.add_argument("--out", type=Path, default=None, help="write README.md and report.json")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    args = parser.parse_args(argv)
+    if not args.festival.is_file():
+        print(f"error: {args.festival} is missing: python bench/peer.py festival --out "
+              f"{args.festival.parent} --count 60 --seed 7", file=sys.stderr)  # fmt: skip
+        return 1
+    utterances = festival_utterances(args.festival, args.limit) + verify_utterances(args.limit)
+    rows = run(utterances, args.bundle, args.weights, args.top_k)
+    summary = summarise(rows)
+    command = "python bench/decoders.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = markdown(summary, command, machine_note())
+    print(json.dumps(summary, indent=2) if args.json else text)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        report = {"bundle": str(args.bundle), "command": command, "summary": summary}
+        report["utterances"] = rows
+        (args.out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+        (args.out / "README.md").write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
