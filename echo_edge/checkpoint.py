@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,12 +30,12 @@ def read_checkpoint_files(directory: Path, device: str = "cpu") -> tuple[Any, di
     for p in (config_path, weights_path):
         if not p.is_file():
             raise CheckpointError(f"checkpoint {directory} has no {p.name}")
+    from echo_edge.config import read_json_file
+
     try:
-        data = json.loads(config_path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise CheckpointError(f"{config_path}: not UTF-8 text") from None
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{config_path}: invalid JSON ({e.msg}, line {e.lineno})") from None
+        data = read_json_file(config_path)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
     if not isinstance(data, dict):
         raise CheckpointError(f"{config_path}: must be a JSON object, got {type(data).__name__}")
     try:

@@ -188,16 +188,21 @@ class EchoConfig:
     def load(cls, path: str | Path) -> EchoConfig:
         """Read a config.json; ValueError naming the file for bad JSON, UTF-8 or fields."""
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise ValueError(f"{path}: not UTF-8 text") from None
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: invalid JSON ({e.msg}, line {e.lineno})") from None
+        data = read_json_file(path)
         try:
             return cls.from_dict(data)
         except (TypeError, ValueError) as e:
             raise ValueError(f"{path}: {e}") from None
+
+
+def read_json_file(path: Path) -> object:
+    """Parsed JSON of a file; ValueError naming the file (and line) for bad UTF-8 or JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: invalid JSON ({e.msg}, line {e.lineno})") from None
 
 
 PRESETS: dict[str, EchoConfig] = {
