@@ -101,26 +101,39 @@ def joint_greedy_decode(
     cap: int,
     weight: float,
     top_k: int = TOP_K,
+    logprobs: list[float] | None = None,
 ) -> tuple[list[int], int]:
     """Greedy token ids after bos (eos excluded) re-ranked by CTC, and the decoder calls made.
 
     `weight` 0 is attention greedy search (greedy_decode without a prefix); it needs
     cross.ctc otherwise. Each step scores the attention top-k and eos by
-    (1 - weight) * attention log-prob + weight * CTC prefix-score gain."""
+    (1 - weight) * attention log-prob + weight * CTC prefix-score gain. `logprobs`, if
+    given, is filled as greedy_decode fills it: the ATTENTION log-probability of each
+    returned id, then of eos after them (a confidence on the same scale as greedy's)."""
     if weight > 0 and cross.ctc is None:
         raise ValueError("joint CTC/attention decoding needs a bundle with CTC log-probs")
     scorer = CtcPrefixScorer(cross.ctc) if weight > 0 else None
     state = scorer.initial() if scorer is not None else None
     self_k, self_v = backend.empty_cache()
     out: list[int] = []
+    # Per position: attention's log-probability of the token chosen there, and of eos.
+    chosen_lp: list[float] = []
+    eos_lp: list[float] = []
+
+    def finish() -> tuple[list[int], int]:
+        if logprobs is not None:
+            logprobs[:] = [*chosen_lp[: len(out)], eos_lp[len(out)]]
+        return out, calls
+
     token, step, calls = C.BOS_ID, 0, 0
     while True:
         tokens = np.array([[token]], dtype=np.int64)  # (1, 1)
         logits, self_k, self_v = backend.decode_step(tokens, step, self_k, self_v, cross)
         calls += 1
-        if step >= cap:
-            return out, calls
         lp = log_softmax(logits[0, -1])  # (V,)
+        eos_lp.append(float(lp[C.EOS_ID]))
+        if step >= cap:
+            return finish()
         order = np.argsort(-lp, kind="stable")[:top_k]  # (k,) attention's best first
         cands = np.array([*order, *([] if C.EOS_ID in order else [C.EOS_ID])])  # (k or k + 1,)
         score = lp[cands]
@@ -134,8 +147,9 @@ def joint_greedy_decode(
             score = (1.0 - weight) * score + weight * gain
         best = int(np.argmax(score))
         token = int(cands[best])
+        chosen_lp.append(float(lp[token]))
         if token == C.EOS_ID or append_or_stop(out, token):
-            return out, calls
+            return finish()
         if scorer is not None:
             state = states[best]
         step += 1

@@ -40,6 +40,18 @@ class DecodingOptions:
     # other tokens (8 of 93 finals of a 5-minute reading), and a final must not depend on
     # whether partials were computed.
     verify_prefix: bool = True
+    # Finals only: 0 = attention greedy (the default); 0.3-0.5 = joint CTC/attention greedy
+    # (runtime/ctc.py), which needs a bundle whose encoder exports CTC log-probs (the shipped
+    # one does); partials always decode with attention greedy, so their latency is unchanged.
+    ctc_weight: float = 0.0
+    # Joint decoding: the attention candidates re-scored by CTC at each step (eos always added).
+    ctc_top_k: int = 5
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.ctc_weight < 1.0:  # also refuses NaN
+            raise ValueError(f"ctc_weight must be in [0, 1), got {self.ctc_weight}")
+        if not self.ctc_top_k >= 1:
+            raise ValueError(f"ctc_top_k must be >= 1, got {self.ctc_top_k}")
 
 
 def token_cap(seconds: float, options: DecodingOptions, config: dict) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ from echo_edge.audio import AudioError, to_mono_16k
 from echo_edge.runtime.alignment import Word, word_times
 from echo_edge.runtime.backend import Backend, BackendError, CrossAttention, load_backend
 from echo_edge.runtime.bundle import TOKENIZER_NAME, BundleError, Manifest, read_bundle
+from echo_edge.runtime.ctc import joint_greedy_decode
 from echo_edge.runtime.decoding import DecodingOptions, confidence, greedy_decode, token_cap
 from echo_edge.runtime.highpass import remove_dc
 from echo_edge.runtime.stream import FrameBlock, IncrementalFrontend, Result, Stream, StreamOptions
@@ -117,6 +119,7 @@ class Recognizer:
         self.max_utterance_seconds = float(
             manifest.limits.get("max_audio_seconds", DEFAULT_MAX_SECONDS)
         )
+        self._warned_no_ctc = False  # joint decoding asked of a bundle without CTC: said once
 
     @classmethod
     def default(cls, **kwargs: Any) -> Recognizer:
@@ -211,11 +214,28 @@ class Recognizer:
         options: DecodingOptions | None = None,
         prefix: Sequence[int] = (),
         logprobs: list[float] | None = None,
+        final: bool = True,
     ) -> Decoded:
-        """decode_features, also keeping the encoder's CTC log-probabilities (None without)."""
+        """decode_features, also keeping the encoder's CTC log-probabilities (None without).
+
+        A final with options.ctc_weight > 0 decodes with joint CTC/attention greedy search
+        (no prefix); partials (`final` False) always use attention greedy. A bundle without
+        CTC log-probs falls back to attention greedy, with one warning per recogniser."""
         options = options or DecodingOptions()
         cross = self.encode(mel, pitch, silence, wave)
         cap = token_cap(seconds, options, self.config)
+        if final and options.ctc_weight > 0 and cross.ctc is not None:
+            tokens, calls = joint_greedy_decode(
+                self.backend, cross, cap, options.ctc_weight, options.ctc_top_k, logprobs
+            )
+            return Decoded(tokens, calls, cross.ctc)
+        if final and options.ctc_weight > 0 and not self._warned_no_ctc:
+            self._warned_no_ctc = True
+            warnings.warn(
+                f"bundle {self.manifest.path} has no CTC head (no CTC log-probs): "
+                f"ctc_weight {options.ctc_weight:g} ignored, finals decode with attention greedy",
+                stacklevel=2,
+            )
         tokens, calls = greedy_decode(self.backend, cross, cap, prefix, logprobs)
         return Decoded(tokens, calls, cross.ctc)
 

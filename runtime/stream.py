@@ -531,12 +531,21 @@ class Stream:
         seconds = (last_sample - start * C.HOP) / C.SAMPLE_RATE
         # Finals decode from scratch: a prefix verified in one batched pass can differ from
         # token-by-token decoding (int8 dynamic quantisation scales each call's activations
-        # apart), and a final must not depend on whether partials were computed.
+        # apart), and a final must not depend on whether partials were computed. Only finals
+        # use joint CTC/attention decoding (decoding.ctc_weight): partials keep their latency.
         prefix = self._prefix if self.options.decoding.verify_prefix and not final else ()
         t0 = time.perf_counter()
         logprobs: list[float] = []
         decoded = self.recognizer.decode_utterance(
-            mel, pitch, silence, wave, seconds, self.options.decoding, prefix, logprobs=logprobs
+            mel,
+            pitch,
+            silence,
+            wave,
+            seconds,
+            self.options.decoding,
+            prefix,
+            logprobs=logprobs,
+            final=final,
         )
         tokens, begin, finish = (
             decoded.tokens,

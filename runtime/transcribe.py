@@ -28,6 +28,7 @@ from tqdm import tqdm
 from echo_edge import constants as C
 from echo_edge.audio import TruncatedAudioWarning, check_audio_file, iter_audio_blocks
 from echo_edge.cli import EXIT_USAGE, HelpFormatter, Parser, number, one_line, threads_arg
+from echo_edge.runtime.decoding import DecodingOptions
 from echo_edge.runtime.microphone import Microphone, MicrophoneError, input_devices
 from echo_edge.runtime.recognizer import (
     FILE_BLOCK_SECONDS,
@@ -147,6 +148,14 @@ def add_transcribe_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     vad.add_argument(
         "--no-endpointing", action="store_true", help="no pauses: one utterance per --max-utterance"
     )
+    decoding = parser.add_argument_group("decoding")
+    decoding.add_argument(
+        "--ctc-weight",
+        type=number(0.0, 1.0, below=True),
+        default=d.decoding.ctc_weight,
+        help="weight of the CTC prefix score in joint CTC/attention decoding of finals; "
+        "0: attention only",
+    )
     return parser
 
 
@@ -158,6 +167,7 @@ def stream_options(args: argparse.Namespace, live: bool) -> StreamOptions:
         trailing_silence_seconds=args.trailing_silence,
         max_utterance_seconds=args.max_utterance,
         partial_interval_seconds=args.partial_interval if live else 0.0,
+        decoding=DecodingOptions(ctc_weight=args.ctc_weight),
     )
 
 
@@ -363,6 +373,14 @@ def run_transcribe(args: argparse.Namespace) -> int:
         raise TranscribeUsageError("--device needs --mic")
     bundle = Path(args.bundle) if args.bundle else no_bundle_given()
     recognizer = Recognizer.from_bundle(bundle, providers=args.providers, threads=args.threads)
+    if args.ctc_weight > 0 and not recognizer.backend.has_ctc:  # said once, as a CLI line
+        print(
+            f"{WARNING_PREFIX} bundle {bundle} has no CTC head: --ctc-weight ignored, "
+            "finals decode with attention greedy",
+            file=sys.stderr,
+            flush=True,
+        )
+        args.ctc_weight = 0.0
     try:
         return run_mic(recognizer, args) if args.mic else run_files(recognizer, args)
     finally:

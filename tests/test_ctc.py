@@ -107,3 +107,40 @@ def test_joint_decoding_at_weight_zero_is_attention_greedy(recognizer) -> None:
             ids, calls = joint_greedy_decode(recognizer.backend, cross, cap, 0.5)
             assert len(ids) <= cap and calls <= cap + 1
             assert all(i >= 4 for i in ids)  # no blank or special id
+
+
+def test_joint_decoding_fills_attention_logprobs_like_greedy(recognizer) -> None:
+    from echo_edge.runtime.decoding import greedy_decode
+
+    f = recognizer.features(harmonic(2.0, seed=5))
+    cross = recognizer.encode(f.mel[None], f.pitch[None], f.silence[None], f.wave[None])
+    x = np.random.default_rng(1).normal(
+        size=(cross.bias.shape[-1], recognizer.tokenizer.vocab_size)
+    )
+    cross = cross._replace(ctc=x - np.log(np.exp(x).sum(-1, keepdims=True)))
+    for cap in (0, 3, 40):
+        ours: list[float] = []
+        greedy: list[float] = []
+        joint_greedy_decode(recognizer.backend, cross, cap, 0.0, logprobs=ours)
+        greedy_decode(recognizer.backend, cross, cap, logprobs=greedy)
+        assert ours == pytest.approx(greedy)
+        joint: list[float] = []
+        ids, _ = joint_greedy_decode(recognizer.backend, cross, cap, 0.5, logprobs=joint)
+        assert len(joint) == len(ids) + 1 and all(v <= 0 for v in joint)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("ctc_weight", -0.1, "ctc_weight"),
+        ("ctc_weight", 1.0, "ctc_weight"),
+        ("ctc_weight", float("nan"), "ctc_weight"),
+        ("ctc_top_k", 0, "ctc_top_k"),
+    ],
+)
+def test_decoding_options_refuse_bad_ctc_settings(field: str, value: float, needle: str) -> None:
+    from echo_edge.runtime.decoding import DecodingOptions
+
+    with pytest.raises(ValueError, match=needle):
+        DecodingOptions(**{field: value})
+    assert DecodingOptions().ctc_weight == 0.0 and DecodingOptions().ctc_top_k == 5

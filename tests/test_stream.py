@@ -265,3 +265,167 @@ def test_recognize_takes_a_sample_rate_and_channels(recognizer) -> None:
     at_44k = recognizer.recognize(np.stack([x44, x44], axis=1), sample_rate=44100)
     assert at_44k.end == pytest.approx(2.0, abs=0.01)
     assert at_44k.tokens == recognizer.recognize(soxr.resample(x44, 44100, 16000)).tokens
+
+
+# ---- joint CTC/attention decoding of finals (DecodingOptions.ctc_weight) ---------------------
+def fake_ctc(frames: int, vocab: int) -> np.ndarray:
+    """(S, V) log-softmax frames, the same for the same length (the tiny model has no CTC)."""
+    x = np.random.default_rng(frames).normal(size=(frames, vocab)) * 3.0
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+@pytest.fixture
+def with_ctc(recognizer, monkeypatch) -> list:
+    """The recogniser's encoder returns fake CTC log-probs; the list collects each output."""
+    encode = recognizer.backend.encode
+    seen: list = []
+
+    def encode_with_ctc(*args, **kwargs):
+        cross = encode(*args, **kwargs)
+        cross = cross._replace(ctc=fake_ctc(cross.bias.shape[-1], recognizer.tokenizer.vocab_size))
+        seen.append(cross)
+        return cross
+
+    monkeypatch.setattr(recognizer.backend, "encode", encode_with_ctc)
+    return seen
+
+
+def joint_speech() -> np.ndarray:
+    from tests.speech import speak
+
+    gap = np.zeros(int(1.0 * C.SAMPLE_RATE), np.float32)
+    return np.concatenate([gap, speak("switch the kitchen light on"), gap, speak("thank you"), gap])
+
+
+def test_joint_finals_equal_the_joint_search_on_the_same_encoder_output(
+    recognizer, with_ctc, rng
+) -> None:
+    from echo_edge.runtime.ctc import joint_greedy_decode
+    from echo_edge.runtime.decoding import DecodingOptions, confidence, greedy_decode, token_cap
+    from echo_edge.runtime.stream import StreamOptions
+
+    decoding = DecodingOptions(ctc_weight=0.5)
+    stream = recognizer.create_stream(
+        StreamOptions(partial_interval_seconds=0.0, decoding=decoding)
+    )
+    finals = [r for r in feed_randomly(stream, joint_speech(), rng) if r.final]
+    assert len(finals) == 2 and len(with_ctc) == 2  # one encoder call per final
+    differs = 0
+    for r, cross in zip(finals, with_ctc):
+        samples = round(r.end * C.SAMPLE_RATE) - round(r.start * C.SAMPLE_RATE)
+        cap = token_cap(samples / C.SAMPLE_RATE, decoding, recognizer.config)
+        logprobs: list[float] = []
+        ids, _ = joint_greedy_decode(recognizer.backend, cross, cap, 0.5, 5, logprobs)
+        assert list(r.tokens) == ids
+        assert r.confidence == pytest.approx(confidence(logprobs) if ids else None)
+        assert r.words == recognizer.word_times(ids, cross.ctc, r.start, r.end)
+        differs += ids != greedy_decode(recognizer.backend, cross, cap)[0]
+    assert differs >= 1  # the CTC term changed the search: the joint path really ran
+
+
+def test_joint_finals_do_not_depend_on_partials(recognizer, with_ctc, monkeypatch, rng) -> None:
+    import echo_edge.runtime.recognizer as module
+    from echo_edge.runtime.decoding import DecodingOptions
+    from echo_edge.runtime.stream import StreamOptions
+
+    joint = module.joint_greedy_decode
+    calls: list[int] = []
+    monkeypatch.setattr(
+        module, "joint_greedy_decode", lambda *a, **k: calls.append(1) or joint(*a, **k)
+    )
+    x = joint_speech()
+    finals = {}
+    for interval in (0.0, 0.3):
+        options = StreamOptions(
+            partial_interval_seconds=interval, decoding=DecodingOptions(ctc_weight=0.5)
+        )
+        stream = recognizer.create_stream(options)
+        results = feed_randomly(stream, x, rng)
+        finals[interval] = [(r.tokens, r.confidence, r.words) for r in results if r.final]
+        assert len(calls) == len(finals[interval])  # partials decode with attention greedy
+        calls.clear()
+        if interval:
+            assert stream.stats.partials >= 5
+    assert finals[0.0] == finals[0.3] and len(finals[0.0]) == 2
+
+
+def test_joint_decoding_without_ctc_falls_back_with_one_warning(rng) -> None:
+    import warnings
+
+    from echo_edge.runtime.decoding import DecodingOptions
+    from echo_edge.runtime.recognizer import Recognizer
+    from echo_edge.runtime.stream import StreamOptions
+
+    recognizer = Recognizer.from_bundle(tiny_bundle_root() / "bundle")
+    assert not recognizer.backend.has_ctc
+    x = joint_speech()
+    plain = recognizer.transcribe_samples(x)
+    joint = StreamOptions(partial_interval_seconds=0.0, decoding=DecodingOptions(ctc_weight=0.5))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = recognizer.transcribe_samples(x, options=joint)
+        second = feed_randomly(recognizer.create_stream(joint), x, rng)
+        one = recognizer.recognize(x, options=joint.decoding)
+    assert [r.tokens for r in first.segments] == [r.tokens for r in plain.segments]
+    assert [r.tokens for r in second if r.final] == [r.tokens for r in plain.segments]
+    assert one.tokens == recognizer.recognize(x).tokens
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1 and "no CTC head" in messages[0], messages
+    recognizer.close()
+
+
+@pytest.mark.parametrize("value", ["1", "-0.1", "nan", "inf", "two"])
+def test_ctc_weight_flag_is_refused_out_of_range(capsys, value: str) -> None:
+    from echo_edge.cli import HelpFormatter, Parser
+    from echo_edge.runtime.transcribe import add_transcribe_args
+
+    parser = add_transcribe_args(Parser(prog="echo-edge transcribe", formatter_class=HelpFormatter))
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["a.wav", f"--ctc-weight={value}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1
+    assert "argument --ctc-weight:" in err[0] and value in err[0]
+
+
+def test_ctc_weight_flag_reaches_the_stream_options() -> None:
+    from echo_edge.cli import HelpFormatter, Parser
+    from echo_edge.runtime.decoding import DecodingOptions
+    from echo_edge.runtime.transcribe import add_transcribe_args, stream_options
+
+    parser = add_transcribe_args(Parser(prog="echo-edge transcribe", formatter_class=HelpFormatter))
+    assert stream_options(parser.parse_args(["a.wav"]), live=False).decoding == DecodingOptions()
+    args = parser.parse_args(["a.wav", "--ctc-weight", "0.5"])
+    assert stream_options(args, live=True).decoding.ctc_weight == 0.5
+
+
+def test_ctc_weight_flag_on_a_bundle_without_ctc_warns_once(tmp_path) -> None:
+    from tests.speech import speak_to_file
+    from tests.test_runtime import cli
+
+    wav = speak_to_file("open the door", tmp_path / "a.wav")
+    bundle = str(tiny_bundle_root() / "bundle")
+    plain = cli("--bundle", bundle, "--threads", "1", str(wav), str(wav))
+    proc = cli("--bundle", bundle, "--threads", "1", "--ctc-weight", "0.5", str(wav), str(wav))
+    assert proc.returncode == 0 and proc.stdout == plain.stdout, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("echo-edge: warning:"), lines
+    assert "no CTC head" in lines[0]
+
+
+def test_shipped_bundle_transcribes_with_ctc_weight(tmp_path) -> None:
+    import json
+
+    from echo_edge.runtime.recognizer import SHIPPED_BUNDLE
+    from tests.speech import speak_to_file
+    from tests.test_runtime import cli
+
+    if not (SHIPPED_BUNDLE / "manifest.json").is_file():
+        pytest.skip("no shipped bundle in this tree (make bundles builds it)")
+    wav = speak_to_file("please turn on the lights in the kitchen", tmp_path / "a.wav")
+    proc = cli("--bundle", str(SHIPPED_BUNDLE), "--threads", "1", "--json", "--ctc-weight", "0.5",
+               str(wav))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (entry,) = json.loads(proc.stdout)["files"]
+    assert entry["text"].strip()
+    words = [w for s in entry["segments"] for w in s.get("words", [])]
+    assert words and all(s["confidence"] is not None for s in entry["segments"])
