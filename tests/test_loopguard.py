@@ -66,7 +66,9 @@ def test_reference_greedy_equals_trim_of_unguarded(monkeypatch) -> None:
     from echo_edge.config import preset
     from echo_edge.model import Echo
 
-    torch.manual_seed(0)
+    # A seed whose random model loops on these inputs (seed 0 stopped looping when Echo.features
+    # began removing DC: any change to the features reshuffles a random model's output).
+    torch.manual_seed(3)
     model = Echo(preset("tiny", d_model=64, n_heads=2, encoder_layers=1, decoder_layers=1)).eval()
     waves = torch.randn(3, 16000 * 2) * 0.1
     guarded_ids = model.generate(waves)
