@@ -109,10 +109,11 @@ class StreamVad:
     """The runtime's endpointing (decoding stubbed out): audio -> segments (start, end)."""
 
     def __init__(self, bundle: str, **options: object) -> None:
-        from echo_edge.runtime.recognizer import Recognizer
+        from echo_edge.runtime.recognizer import Decoded, Recognizer
 
         self.recognizer = Recognizer.from_bundle(bundle, threads=1)
-        self.recognizer.decode_features = lambda *args, **kwargs: ([], 0)  # segments only
+        # Segments only: streams decode through decode_utterance; stub it out.
+        self.recognizer.decode_utterance = lambda *args, **kwargs: Decoded([], 0, None)
         self.options = options
         self.compute = self.frontend = self.audio = 0.0
 

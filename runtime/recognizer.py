@@ -185,25 +185,6 @@ class Recognizer:
         frame_mask = np.ones_like(silence)  # (1, T)
         return self.backend.encode(mel, pitch, silence, wave, frame_mask)
 
-    def decode_features(
-        self,
-        mel: np.ndarray,
-        pitch: np.ndarray,
-        silence: np.ndarray,
-        wave: np.ndarray,
-        seconds: float,
-        options: DecodingOptions | None = None,
-        prefix: Sequence[int] = (),
-        logprobs: list[float] | None = None,
-    ) -> tuple[list[int], int]:
-        """Encode one utterance's frames and decode greedily -> (token ids, decoder calls).
-
-        `logprobs`: filled as runtime.decoding.greedy_decode fills it (for a confidence)."""
-        decoded = self.decode_utterance(
-            mel, pitch, silence, wave, seconds, options, prefix, logprobs
-        )
-        return decoded.tokens, decoded.calls
-
     def decode_utterance(
         self,
         mel: np.ndarray,
@@ -216,7 +197,7 @@ class Recognizer:
         logprobs: list[float] | None = None,
         final: bool = True,
     ) -> Decoded:
-        """decode_features, also keeping the encoder's CTC log-probabilities (None without).
+        """Encode one utterance's frames and decode -> Decoded (tokens, decoder calls, CTC log-probs).
 
         A final with options.ctc_weight > 0 decodes with joint CTC/attention greedy search
         (no prefix); partials (`final` False) always use attention greedy. A bundle without
