@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from echo_edge import constants as C
+from echo_edge.corpus.textgen import generate_sentences
 from echo_edge.evalset import SENTENCES, held_out_voices, speak
 from echo_edge.metrics import word_error_rate
 from echo_edge.text import normalize_text
-from echo_edge.textgen import generate_sentences
 
 PAUSE_RANGE = (0.15, 0.25)  # seconds between sentences
 TRIM_LEVEL = 0.01  # -40 dB under a clip's peak: where its speech starts and ends

@@ -87,8 +87,8 @@ def make_festival(out: Path, count: int, seed: int) -> Path:
     """`count` generated sentences, voice i mod voices -> out/test.jsonl."""
     import soundfile as sf
 
+    from echo_edge.corpus.textgen import generate_sentences
     from echo_edge.text import normalize_text, spoken_form
-    from echo_edge.textgen import generate_sentences
 
     voices = installed_voices()
     (out / "wav").mkdir(parents=True, exist_ok=True)

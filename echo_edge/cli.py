@@ -205,7 +205,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    from echo_edge.synth import run_synth
+    from echo_edge.corpus.synth import run_synth
 
     return run_synth(args)
 
@@ -288,10 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = data.add_parser("synth", help="synthesise a speech corpus", formatter_class=fmt)
     from echo_edge.bench.args import add_bench_args
+    from echo_edge.corpus.synth import add_synth_args
     from echo_edge.evaluate import add_eval_args
     from echo_edge.export.pipeline import add_export_args
     from echo_edge.runtime.transcribe import add_transcribe_args
-    from echo_edge.synth import add_synth_args
     from echo_edge.train_args import add_train_args
     from echo_edge.verify_args import add_verify_args
 

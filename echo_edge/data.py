@@ -229,7 +229,7 @@ class SpeechDataset(Dataset):
         if self.speed_perturb is not None:
             import torch
 
-            from echo_edge.augment import speed_perturb
+            from echo_edge.corpus.augment import speed_perturb
 
             factor = float(torch.empty(()).uniform_(*self.speed_perturb))
             samples = speed_perturb(samples, factor, SAMPLE_RATE)

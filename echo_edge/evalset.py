@@ -82,7 +82,7 @@ def held_out_voices() -> list[tuple[str, int]]:
 
     The same hold-out rule as `echo-edge data synth` (synth._split_of on the variant name),
     without its slow de-duplication probe; one variant per accent file in turn."""
-    from echo_edge.synth import _split_of, espeak_accents, espeak_variants
+    from echo_edge.corpus.synth import _split_of, espeak_accents, espeak_variants
 
     try:
         accents, variants = sorted(espeak_accents()), sorted(espeak_variants())
@@ -215,7 +215,7 @@ def verify_set_dir(rec: dict[str, object] | None = None) -> Path:
 @cache
 def training_texts(seeds: tuple[int, ...], draws: int) -> frozenset[str]:
     """Normalised sentences among the first `draws` of textgen for each corpus seed."""
-    from echo_edge.textgen import iter_labelled
+    from echo_edge.corpus.textgen import iter_labelled
 
     out: set[str] = set()
     for seed in seeds:
@@ -229,7 +229,7 @@ def held_out_sentences(rec: dict[str, object]) -> list[tuple[str, str]]:
     each normalised text once and none that a training corpus may hold."""
     from itertools import chain
 
-    from echo_edge.textgen import iter_labelled
+    from echo_edge.corpus.textgen import iter_labelled
 
     taken = training_texts(tuple(rec["train_seeds"]), int(rec["train_draws"]))
     candidates = chain((("handwritten", s) for s in SENTENCES), iter_labelled(int(rec["seed"])))
@@ -249,8 +249,8 @@ def plan_verify_set(rec: dict[str, object]) -> list:
     """The set's synth.Utterance plan: held-out sentences read by the corpus's test voices
     (espeak-ng variants shuffled and cycled, flite's slt every `flite_every`-th), speeds,
     pitches and margins drawn as `echo-edge data synth` draws them; every other one noisy."""
-    from echo_edge import synth
-    from echo_edge.augment import Effect
+    from echo_edge.corpus import synth
+    from echo_edge.corpus.augment import Effect
     from echo_edge.text import spoken_form
 
     rng = random.Random(int(rec["seed"]))
@@ -290,8 +290,8 @@ def build_verify_set(root: Path, rec: dict[str, object], progress: bool = False)
     import soundfile as sf
     from tqdm import tqdm
 
-    from echo_edge.augment import describe
-    from echo_edge.synth import render
+    from echo_edge.corpus.augment import describe
+    from echo_edge.corpus.synth import render
 
     plan = plan_verify_set(rec)
     tmp = root.with_name(f".{root.name}.{os.getpid()}.tmp")

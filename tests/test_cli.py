@@ -440,7 +440,7 @@ def test_the_parser_modules_import_without_torch_or_jiwer(tmp_path: Path) -> Non
         "echo_edge.cli",
         "echo_edge.evaluate",
         "echo_edge.train_args",
-        "echo_edge.synth",
+        "echo_edge.corpus.synth",
         "echo_edge.bench.args",
         "echo_edge.export.pipeline",
         "echo_edge.verify_args",

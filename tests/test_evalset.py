@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from echo_edge import evalset, synth
+from echo_edge import evalset
+from echo_edge.corpus import synth
 from echo_edge.evalset import (
     RECIPE,
     SENTENCES,

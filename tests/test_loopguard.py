@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from echo_edge.corpus.textgen import generate_sentences
 from echo_edge.loopguard import first_cut, loop_cut, trim
 from echo_edge.text import normalize_text
-from echo_edge.textgen import generate_sentences
 from echo_edge.tokenizer import default_tokenizer
 from tests.conftest import append_without_guard
 

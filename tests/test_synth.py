@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from echo_edge import synth
-from echo_edge.augment import (
+from echo_edge.constants import SAMPLE_RATE
+from echo_edge.corpus import synth
+from echo_edge.corpus.augment import (
     Effect,
     add_noise,
     apply_chain,
@@ -24,7 +25,6 @@ from echo_edge.augment import (
     speed_perturb,
     telephone,
 )
-from echo_edge.constants import SAMPLE_RATE
 from echo_edge.text import normalize_text
 
 AUGMENT = re.compile(

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from echo_edge.corpus.textgen import generate_labelled, generate_sentences, past, plural
 from echo_edge.text import (
     normalize_text,
     number_to_words,
@@ -14,7 +15,6 @@ from echo_edge.text import (
     verbalize,
     year_words,
 )
-from echo_edge.textgen import generate_labelled, generate_sentences, past, plural
 
 ALPHABET = re.compile(r"^[a-z' ]*$")
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from echo_edge.constants import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from echo_edge.corpus.textgen import generate_sentences
 from echo_edge.text import normalize_text
-from echo_edge.textgen import generate_sentences
 from echo_edge.tokenizer import (
     DEFAULT_TOKENIZER_PATH,
     EchoTokenizer,

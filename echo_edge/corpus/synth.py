@@ -33,10 +33,10 @@ import soundfile as sf
 import soxr
 from tqdm import tqdm
 
-from echo_edge.augment import Effect, apply_chain, describe, sample_chain, speed_perturb
 from echo_edge.constants import SAMPLE_RATE
+from echo_edge.corpus.augment import Effect, apply_chain, describe, sample_chain, speed_perturb
+from echo_edge.corpus.textgen import iter_labelled
 from echo_edge.text import normalize_text, spoken_form
-from echo_edge.textgen import iter_labelled
 
 SPLITS = ("train", "dev", "test")
 AUDIO_NAME = re.compile(r"(train|dev|test)_\d{6}\.wav")  # files this module writes

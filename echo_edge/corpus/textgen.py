@@ -1,6 +1,6 @@
 """A generator of varied English for the synthetic corpus.
 
-Sentences come from a small grammar over the embedded word list (echo_edge.wordlist):
+Sentences come from a small grammar over the embedded word list (echo_edge.corpus.wordlist):
 statements in several tenses, negations, questions, assistant commands, and sentences
 built around numbers, digit strings, dates, times, money and addresses. Output is raw
 written text (digits, symbols, punctuation); `echo_edge.text` turns it into words.
@@ -12,8 +12,8 @@ import itertools
 import random
 from collections.abc import Callable, Iterator
 
+from echo_edge.corpus.wordlist import irregular_plurals, irregular_verbs, is_group, words
 from echo_edge.text import normalize_text
-from echo_edge.wordlist import irregular_plurals, irregular_verbs, is_group, words
 
 MAX_WORDS = 20  # normalised words per sentence: keeps slow voices under ~10 s
 CATEGORIES = {  # category -> weight
