@@ -1,14 +1,24 @@
-"""Greedy decoding with the explicit KV cache, and its options."""
+"""Greedy and joint CTC/attention greedy decoding with the explicit KV cache, and their options.
+
+`greedy_decode` is attention greedy search; `joint_greedy_decode` re-ranks each step's
+attention top-k and eos with the CTC head's prefix scores (ESPnet's joint decoding, greedy).
+Both are batched over the decoder; the joint search steps each item through
+echo_edge.runtime.ctc.joint_step, so the reference and the runtime run one search and
+`echo-edge verify` compares like with like.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 import torch
 
 from echo_edge import constants as C
 from echo_edge.decoder import Decoder
 from echo_edge.loopguard import append_or_stop
+from echo_edge.runtime import decoding as runtime_decoding
+from echo_edge.runtime.ctc import CtcPrefixScorer, PrefixState, joint_step
+from echo_edge.runtime.decoding import log_softmax
 
 
 @dataclass(frozen=True)
@@ -19,6 +29,26 @@ class DecodingOptions:
     max_tokens_per_second: float | None = None
     # Tokens always allowed, however short the audio.
     min_tokens: int = 8
+    # Weight of the CTC prefix score in joint CTC/attention greedy search; 0 = attention
+    # greedy. The runtime's default (runtime/decoding.py, picked on a dev split), so the
+    # reference and a bundle decode alike unless told otherwise; a model without a CTC head
+    # decodes with attention greedy whatever this says.
+    ctc_weight: float = runtime_decoding.CTC_WEIGHT
+    # Joint search: the attention candidates re-scored by CTC at each step (eos always added).
+    ctc_top_k: int = runtime_decoding.CTC_TOP_K
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.ctc_weight < 1.0:  # also refuses NaN
+            raise ValueError(f"ctc_weight must be in [0, 1), got {self.ctc_weight}")
+        if not self.ctc_top_k >= 1:
+            raise ValueError(f"ctc_top_k must be >= 1, got {self.ctc_top_k}")
+
+    @classmethod
+    def like(cls, options: runtime_decoding.DecodingOptions) -> DecodingOptions:
+        """The reference's options for the search a runtime `options` asks of a bundle's finals
+        (every field the two share, copied; verify_prefix concerns partials only)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in asdict(options).items() if k in names})
 
 
 def token_budget(seconds: torch.Tensor, options: DecodingOptions, decoder: Decoder) -> torch.Tensor:
@@ -65,6 +95,57 @@ def greedy_decode(
         if all(done):
             break
         tokens = nxt[:, None]
+    length = 2 + max(len(t) for t in texts)
+    out = torch.full((batch, length), C.PAD_ID, dtype=torch.long, device=device)
+    for b, text in enumerate(texts):
+        out[b, : len(text) + 2] = torch.tensor([C.BOS_ID, *text, C.EOS_ID])
+    return out
+
+
+@torch.no_grad()
+def joint_greedy_decode(
+    decoder: Decoder,
+    cross_k: torch.Tensor,
+    cross_v: torch.Tensor,
+    cross_bias: torch.Tensor,
+    ctc: torch.Tensor,
+    frames: torch.Tensor,
+    caps: torch.Tensor,
+    weight: float,
+    top_k: int,
+) -> torch.Tensor:
+    """Joint CTC/attention greedy search -> (B, L) ids: bos, text, eos, then pad.
+
+    ctc (B, S, V): the CTC head's log-probs; frames (B,): each item's real encoder frames.
+    Each step runs the decoder once for the whole batch; every item then picks its token with
+    runtime.ctc.joint_step from its attention log-softmax (float64, as the runtime computes
+    it) and its own prefix scorer. Caps and the loop guard as in greedy_decode."""
+    batch = cross_k.shape[1]
+    device = cross_k.device
+    scorers = [
+        CtcPrefixScorer(ctc[b, : int(frames[b])].double().cpu().numpy()) for b in range(batch)
+    ]
+    states: list[PrefixState | None] = [s.initial() for s in scorers]
+    self_k, self_v = decoder.empty_cache(batch, device=device)
+    tokens = torch.full((batch, 1), C.BOS_ID, dtype=torch.long, device=device)
+    texts: list[list[int]] = [[] for _ in range(batch)]
+    done = [False] * batch
+    for step in range(int(caps.max()) + 1):
+        offset = torch.tensor(step, device=device)
+        logits, self_k, self_v = decoder.decode_step(
+            tokens, offset, self_k, self_v, cross_k, cross_v, cross_bias
+        )
+        lp = logits[:, -1].float().cpu().numpy()  # (B, V)
+        nxt = [C.EOS_ID] * batch
+        for b in range(batch):
+            if done[b] or step >= int(caps[b]):
+                done[b] = True
+                continue
+            nxt[b], states[b] = joint_step(log_softmax(lp[b]), scorers[b], states[b], weight, top_k)
+            done[b] = nxt[b] == C.EOS_ID or append_or_stop(texts[b], nxt[b])
+        if all(done):
+            break
+        tokens = torch.tensor(nxt, dtype=torch.long, device=device)[:, None]  # (B, 1)
     length = 2 + max(len(t) for t in texts)
     out = torch.full((batch, length), C.PAD_ID, dtype=torch.long, device=device)
     for b, text in enumerate(texts):

@@ -26,6 +26,7 @@ from echo_edge.decoder import Decoder
 from echo_edge.decoding import (
     DecodingOptions,
     greedy_decode,
+    joint_greedy_decode,
     seconds_of,
     strip_special,
     token_budget,
@@ -189,14 +190,24 @@ class Echo(nn.Module):
         attention_mask: torch.Tensor | None = None,
         options: DecodingOptions | None = None,
     ) -> torch.Tensor:
-        """Greedy transcription -> (B, L) ids: bos, text, eos, pads."""
+        """Greedy transcription -> (B, L) ids: bos, text, eos, pads. Joint CTC/attention
+        greedy when options.ctc_weight > 0 (the default) and the model has a CTC head."""
         options = options or DecodingOptions()
-        cross_k, cross_v, cross_bias = self.encode_audio(input_values, attention_mask)
+        f = self.features(input_values, attention_mask)
+        states, cross_bias = self.encoder(f.mel, f.pitch, f.silence, f.wave, f.frame_mask)
+        cross_k, cross_v = self.decoder.cross_kv(states)
         if attention_mask is None:
             samples = torch.full((input_values.shape[0],), input_values.shape[1])
         else:
             samples = attention_mask.long().sum(-1)
         caps = token_budget(seconds_of(samples).to(input_values.device), options, self.decoder)
+        if options.ctc_weight > 0 and self.ctc_head is not None:
+            ctc = self.ctc_head(states).float().log_softmax(-1)  # (B, S, V)
+            frames = f.frame_mask[:, :: C.ENCODER_STRIDE].sum(-1).long()  # (B,) real frames
+            return joint_greedy_decode(
+                self.decoder, cross_k, cross_v, cross_bias, ctc, frames, caps,
+                options.ctc_weight, options.ctc_top_k,
+            )  # fmt: skip
         return greedy_decode(self.decoder, cross_k, cross_v, cross_bias, caps)
 
     def transcribe(

@@ -5,9 +5,10 @@ the other special ids. `CtcPrefixScorer` gives, for a hypothesis prefix g and ca
 tokens c, the log-probability that the CTC output starts with g + c (the prefix score) and
 that it is exactly g (for eos), by the forward recursion over frames kept per prefix:
 r_n[t] (alignments of g over frames < t ending in g's last token) and r_b[t] (ending in
-blank). `joint_greedy_decode` is greedy attention search re-ranked at every step by
-(1 - weight) * attention log-prob + weight * (prefix score of g + c - prefix score of g),
-over the attention top-k and eos, with greedy_decode's token cap and loop guard.
+blank). `joint_step` re-ranks one step's attention top-k and eos by
+(1 - weight) * attention log-prob + weight * (prefix score of g + c - prefix score of g);
+`joint_greedy_decode` is greedy search through it over a Backend, with greedy_decode's token
+cap and loop guard (the reference, echo_edge.decoding, steps through the same joint_step).
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ import numpy as np
 from echo_edge import constants as C
 from echo_edge.loopguard import append_or_stop
 from echo_edge.runtime.backend import Backend, CrossAttention
-from echo_edge.runtime.decoding import log_softmax
+from echo_edge.runtime.decoding import CTC_TOP_K, log_softmax
 
 BLANK_ID = C.PAD_ID  # the CTC head's blank (the pad id never occurs in labels)
 SPECIAL_IDS = (C.PAD_ID, C.BOS_ID, C.EOS_ID, C.UNK_ID)  # never emitted by CTC decoding
 # Frame log-probabilities are floored here: the recursion is computed from cumulative sums,
 # where a -inf would make inf - inf; e^-1000 is zero for every practical purpose.
 LOG_FLOOR = -1000.0
-TOP_K = 5  # attention candidates re-scored by CTC at each step (eos always added)
 
 
 def ctc_greedy(logp: np.ndarray) -> list[int]:
@@ -95,12 +95,42 @@ class CtcPrefixScorer:
         ]
 
 
+def joint_step(
+    lp: np.ndarray,
+    scorer: CtcPrefixScorer | None,
+    state: PrefixState | None,
+    weight: float,
+    top_k: int,
+) -> tuple[int, PrefixState | None]:
+    """One step of joint search: the token chosen after prefix `state`, and the prefix state
+    it leads to (None for eos or without a scorer).
+
+    `lp` (V,) is attention's log-softmax at this position. The attention top-k and eos are
+    scored by (1 - weight) * lp + weight * CTC prefix-score gain; without a scorer (weight 0)
+    this is attention's argmax. The runtime and the reference (echo_edge.decoding) both step
+    through this function, so they run one search over their own decoder's log-probs."""
+    order = np.argsort(-lp, kind="stable")[:top_k]  # (k,) attention's best first
+    cands = np.array([*order, *([] if C.EOS_ID in order else [C.EOS_ID])])  # (k or k + 1,)
+    score = lp[cands]
+    states: dict[int, PrefixState] = {}
+    if scorer is not None and state is not None:
+        gain = np.full(len(cands), -np.inf)
+        ok = np.array([int(c) not in SPECIAL_IDS for c in cands])
+        states = dict(zip(np.flatnonzero(ok).tolist(), scorer.extend(state, cands[ok])))
+        for i, s in states.items():
+            gain[i] = s.score - state.score
+        gain[cands == C.EOS_ID] = scorer.full(state) - state.score
+        score = (1.0 - weight) * score + weight * gain
+    best = int(np.argmax(score))
+    return int(cands[best]), states.get(best)
+
+
 def joint_greedy_decode(
     backend: Backend,
     cross: CrossAttention,
     cap: int,
     weight: float,
-    top_k: int = TOP_K,
+    top_k: int = CTC_TOP_K,
     logprobs: list[float] | None = None,
 ) -> tuple[list[int], int]:
     """Greedy token ids after bos (eos excluded) re-ranked by CTC, and the decoder calls made.
@@ -134,22 +164,9 @@ def joint_greedy_decode(
         eos_lp.append(float(lp[C.EOS_ID]))
         if step >= cap:
             return finish()
-        order = np.argsort(-lp, kind="stable")[:top_k]  # (k,) attention's best first
-        cands = np.array([*order, *([] if C.EOS_ID in order else [C.EOS_ID])])  # (k or k + 1,)
-        score = lp[cands]
-        if scorer is not None:
-            gain = np.full(len(cands), -np.inf)
-            ok = np.array([int(c) not in SPECIAL_IDS for c in cands])
-            states = dict(zip(np.flatnonzero(ok), scorer.extend(state, cands[ok])))
-            for i, s in states.items():
-                gain[i] = s.score - state.score
-            gain[cands == C.EOS_ID] = scorer.full(state) - state.score
-            score = (1.0 - weight) * score + weight * gain
-        best = int(np.argmax(score))
-        token = int(cands[best])
+        token, new_state = joint_step(lp, scorer, state, weight, top_k)
         chosen_lp.append(float(lp[token]))
         if token == C.EOS_ID or append_or_stop(out, token):
             return finish()
-        if scorer is not None:
-            state = states[best]
+        state = new_state
         step += 1

@@ -1,5 +1,6 @@
 """CTC decoding (runtime/ctc.py): greedy on hand-made frames, the prefix score against brute
-force over every alignment, and joint decoding at weight 0 against attention greedy."""
+force over every alignment, joint decoding at weight 0 against attention greedy, and the
+reference's joint search (echo_edge.decoding) against the runtime's on one model."""
 
 from __future__ import annotations
 
@@ -143,4 +144,76 @@ def test_decoding_options_refuse_bad_ctc_settings(field: str, value: float, need
 
     with pytest.raises(ValueError, match=needle):
         DecodingOptions(**{field: value})
-    assert DecodingOptions().ctc_weight == 0.0 and DecodingOptions().ctc_top_k == 5
+    # Joint decoding is the default, at the weight picked on the dev split.
+    assert DecodingOptions().ctc_weight == 0.4 and DecodingOptions().ctc_top_k == 5
+
+
+# ---- the reference's joint search (echo_edge.decoding) against the runtime's ----------------
+@pytest.fixture(scope="module")
+def ctc_model_and_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, object]:
+    """A seeded random tiny Echo whose CTC head is scaled up (peaked, so that it changes the
+    search) and its ONNX fp32 export -> (model, Recognizer)."""
+    import torch
+
+    from echo_edge.export.pipeline import export_bundle
+    from echo_edge.model import Echo
+    from echo_edge.runtime.recognizer import Recognizer
+    from tests.conftest import tiny_config
+
+    root = tmp_path_factory.mktemp("joint")
+    torch.manual_seed(0)
+    model = Echo(tiny_config(ctc_weight=0.3)).eval()
+    with torch.no_grad():
+        model.ctc_head.weight.mul_(30.0)
+    model.save_pretrained(root / "ckpt")
+    bundle = export_bundle(root / "ckpt", "onnx", "fp32", root / "b", log=lambda _: None,
+                           verify=False)  # fmt: skip
+    recognizer = Recognizer.from_bundle(bundle)
+    yield model, recognizer
+    recognizer.close()
+
+
+def test_reference_and_runtime_joint_search_give_the_same_tokens(ctc_model_and_bundle) -> None:
+    import torch
+
+    from echo_edge.decoding import DecodingOptions as ReferenceOptions
+    from echo_edge.runtime.decoding import DecodingOptions
+    from echo_edge.verify_checks import generated_ids
+
+    model, recognizer = ctc_model_and_bundle
+    assert recognizer.backend.has_ctc
+    differs = 0
+    for seed, seconds in ((5, 3.0), (6, 1.0), (7, 2.2)):
+        x = harmonic(seconds, seed=seed)
+        for weight in (0.0, 0.4, 0.7):
+            options = DecodingOptions(ctc_weight=weight)
+            ref = generated_ids(
+                model.generate(torch.from_numpy(x)[None], options=ReferenceOptions.like(options))[
+                    0
+                ].tolist()
+            )
+            got = list(recognizer.recognize(x, options=options).tokens)
+            assert got == ref, (seed, weight)
+            if weight == 0.0:
+                attention = ref
+            else:
+                differs += ref != attention
+    assert differs >= 1  # the CTC term changed the search: the joint path really ran
+
+
+def test_reference_joint_search_is_the_same_in_a_batch(ctc_model_and_bundle) -> None:
+    import torch
+
+    from echo_edge.decoding import DecodingOptions
+
+    model, _ = ctc_model_and_bundle
+    a, b = harmonic(2.0, seed=5), harmonic(1.2, seed=6)
+    batch = torch.zeros(2, len(a))
+    batch[0], batch[1, : len(b)] = torch.from_numpy(a), torch.from_numpy(b)
+    mask = torch.zeros(2, len(a), dtype=torch.long)
+    mask[0], mask[1, : len(b)] = 1, 1
+    options = DecodingOptions(ctc_weight=0.4)
+    both = model.generate(batch, mask, options)
+    for row, x in zip(both.tolist(), (a, b)):
+        alone = model.generate(torch.from_numpy(x)[None], options=options)[0].tolist()
+        assert row[: len(alone)] == alone and set(row[len(alone) :]) <= {0}
