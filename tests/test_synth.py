@@ -53,7 +53,9 @@ def test_manifest_matches_files(corpus: Path) -> None:
     rows = read_rows(corpus)
     assert {r["split"] for r in rows} == set(synth.SPLITS)
     for row in rows:
-        assert set(row) >= {"audio", "text", "duration", "voice", "augment", "split"}
+        assert set(row) >= {"audio", "text", "duration", "voice", "augment", "split", "settings"}
+        assert row["engine"] in ("espeak-ng", "flite") and row["voice"].startswith(row["engine"])
+        assert row["licence"] == synth.engines.get(row["engine"]).licence
         info = sf.info(corpus / row["audio"])
         assert info.samplerate == SAMPLE_RATE and info.channels == 1 and info.subtype == "PCM_16"
         assert abs(info.frames / SAMPLE_RATE - row["duration"]) < 0.010
@@ -123,7 +125,9 @@ def test_bad_arguments_raise_one_line(
     monkeypatch.setattr(synth.shutil, "which", lambda name: None)
     synth.espeak_voices.cache_clear()
     try:
-        with pytest.raises(RuntimeError, match="espeak-ng not found") as err:
+        with pytest.raises(
+            RuntimeError, match="espeak-ng is not installed: apt-get install espeak-ng"
+        ) as err:
             synth.synthesize_corpus(tmp_path / "x", hours=0.01, progress=False)
         assert "\n" not in str(err.value)
     finally:

@@ -1,176 +1,90 @@
-"""`echo-edge data synth`: a synthetic speech corpus from espeak-ng and flite voices.
+"""`echo-edge data synth`: a synthetic speech corpus from several engines (echo_edge.corpus.engines:
+espeak-ng, flite, piper, kokoro; festival for test rows only).
 
-The corpus is planned up front in one process (sentences, voices, speeds, pitches and
+The corpus is planned up front in one process (sentences, engines, voices, their settings and
 augmentation chains, all drawn from `--seed`), then rendered in a multiprocessing pool:
 synthesise, resample to 16 kHz with soxr, trim silence to a short margin, augment, write
-PCM16 WAV. Splits hold out voices (espeak-ng variants and flite voices are assigned to
-train/dev/test by a fixed rule, the same for every seed) and sentences (no normalised
-text appears twice in a corpus). Test and dev alternate clean and noisy utterances.
+PCM16 WAV. Splits hold out voices (every engine assigns its voices to train/dev/test by a fixed
+rule, the same for every seed) and sentences (no normalised text appears twice in a corpus).
+Test and dev alternate clean and noisy utterances.
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
 import re
-import shutil
-import subprocess
-import tempfile
+import shutil  # noqa: F401 (tests patch synth.shutil.which to hide the synthesisers)
 import time
-import zlib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 from tqdm import tqdm
 
 from echo_edge.constants import SAMPLE_RATE
+from echo_edge.corpus import engines
 from echo_edge.corpus.augment import Effect, apply_chain, describe, sample_chain, speed_perturb
+from echo_edge.corpus.engines import Utterance, Voice
+from echo_edge.corpus.espeak import (  # noqa: F401 (evalset and tests read these from synth)
+    ESPEAK_PITCH,
+    ESPEAK_WPM,
+    _split_of,
+    espeak_accents,
+    espeak_variants,
+    espeak_voices,
+)
+from echo_edge.corpus.flite import FLITE_F0, FLITE_SPLITS, FLITE_STRETCH, flite_voices  # noqa: F401
 from echo_edge.corpus.textgen import iter_labelled
 from echo_edge.text import normalize_text, spoken_form
+
+__all__ = ["Utterance", "Voice", "plan_corpus", "render", "synthesize_corpus"]
 
 SPLITS = ("train", "dev", "test")
 AUDIO_NAME = re.compile(r"(train|dev|test)_\d{6}\.wav")  # files this module writes
 MAX_SECONDS = 10.0  # utterance cap (after augmentation)
 MARGIN_S = (0.1, 0.3)  # silence kept before and after speech
 TRIM_DB = 40.0  # frames this far below the loudest 10 ms frame count as silence
-ESPEAK_WPM = (120, 220)
-ESPEAK_PITCH = (30, 70)
-# Variants that are not ordinary speech: unstable tempo, or no voicing at all.
-EXCLUDED_VARIANTS = frozenset({"fast", "whisper", "whisperf"})
-FLITE_SPLITS = {"kal": "train", "kal16": "train", "awb": "train", "rms": "dev", "slt": "test"}
-# Mean f0 per flite voice. The training voices are all male, the test voice (slt) female:
-# their pitch is spread over both ranges (int_f0_target_mean moves kal and awb from ~105 to
-# ~200 Hz, checked with our pitch tracker) so that pitch alone does not make a voice unseen.
-FLITE_F0 = {
-    "kal": (85, 240),
-    "kal16": (85, 240),
-    "awb": (85, 240),
-    "rms": (95, 95),
-    "slt": (150, 230),
-}
-FLITE_STRETCH = (0.8, 1.25)  # duration_stretch: > 1 is slower
-# Planning estimates, measured on trimmed clean audio (realised / estimated = 1.0 +- 0.13).
-ESPEAK_DURATION_SCALE = 0.89  # seconds = scale * words * 60 / wpm
-FLITE_WORDS_PER_SECOND = 3.1  # at duration_stretch 1.0
 MAX_HOURS = 10000.0  # more is a typo (the plan alone would fill memory)
 MAX_WORKERS = 2 * (os.cpu_count() or 1)  # more processes only queue for the same cores
+EVALUATION_ONLY = frozenset({"festival"})  # engines that may write test rows only
 
 
-@dataclass(frozen=True)
-class Voice:
-    """A synthesiser voice: engine, the name the engine takes, and the split that owns it."""
-
-    engine: str  # "espeak-ng" | "flite"
-    name: str  # espeak-ng: "<voice file>[+<variant>]"; flite: voice name
-    label: str  # human-readable id part, e.g. "en-gb-scotland+m3"
-    split: str
-
-    @property
-    def id(self) -> str:
-        return f"{self.engine}:{self.label}"
+def default_shares(flite_share: float = 0.15) -> dict[str, float]:
+    """Today's corpus: flite for `flite_share` of the utterances, espeak-ng for the rest
+    (flite left out, as before, where it is not installed)."""
+    shares = {"flite": flite_share, "espeak-ng": 1 - flite_share}
+    return shares if engines.get("flite").available() else {"espeak-ng": 1.0}
 
 
-@dataclass(frozen=True)
-class Utterance:
-    """Everything needed to render one utterance, fixed at planning time."""
-
-    index: int
-    split: str
-    category: str
-    raw: str  # generated written text
-    text: str  # normalised label
-    spoken: str  # what the synthesiser reads
-    voice: Voice
-    rate: float  # espeak-ng words per minute, or flite duration_stretch
-    pitch: float  # espeak-ng pitch 0-99, or flite mean f0 in Hz
-    margins: tuple[float, float]  # leading, trailing silence (s)
-    chain: tuple[Effect, ...]
-
-    @property
-    def audio_path(self) -> str:
-        return f"audio/{self.split}_{self.index:06d}.wav"
+def _pools(shares: dict[str, float]) -> dict[str, list[tuple[str, float, list[Voice]]]]:
+    """split -> [(engine, share, voices of that split)] for the engines with a share."""
+    pools: dict[str, list[tuple[str, float, list[Voice]]]] = {s: [] for s in SPLITS}
+    for name, share in shares.items():
+        if share <= 0:
+            continue
+        voices = engines.require(name).voices()
+        for split in SPLITS:
+            owned = [v for v in voices if v.split == split]
+            if owned:
+                pools[split].append((name, share, owned))
+    return pools
 
 
-def _split_of(name: str) -> str:
-    """Fixed hold-out rule for espeak-ng variants: ~10 % dev, ~10 % test, by name hash."""
-    bucket = zlib.crc32(name.encode()) % 10
-    return "test" if bucket == 0 else "dev" if bucket == 1 else "train"
-
-
-def _run(cmd: list[str]) -> bytes:
-    result = subprocess.run(cmd, capture_output=True, check=False, timeout=60)
-    if result.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} failed: {result.stderr.decode(errors='replace').strip()}")
-    return result.stdout
-
-
-@cache
-def espeak_accents() -> dict[str, str]:
-    """English espeak-ng voice files -> language name (mbrola voices left out: they need mbrola)."""
-    accents: dict[str, str] = {}
-    for line in _run(["espeak-ng", "--voices=en"]).decode().splitlines()[1:]:
-        cols = line.split()
-        if len(cols) >= 5 and cols[4].startswith("gmw/"):
-            accents.setdefault(cols[4], cols[1])
-    return accents
-
-
-@cache
-def espeak_variants() -> tuple[str, ...]:
-    """espeak-ng speaker variant names, without the excluded ones."""
-    names = []
-    for line in _run(["espeak-ng", "--voices=variant"]).decode().splitlines()[1:]:
-        cols = line.split()
-        if len(cols) >= 5 and cols[4].removeprefix("!v/") not in EXCLUDED_VARIANTS:
-            names.append(cols[4].removeprefix("!v/"))
-    return tuple(names)
-
-
-@cache
-def espeak_voices() -> tuple[Voice, ...]:
-    """English espeak-ng voices (accent files x distinct speaker variants), with their split."""
-    if shutil.which("espeak-ng") is None:
-        raise RuntimeError("espeak-ng not found: install it (apt-get install espeak-ng)")
-    accents, names = espeak_accents(), espeak_variants()
-    with ThreadPoolExecutor(8) as pool:  # subprocess-bound: threads are enough
-        probes = pool.map(
-            lambda v: _run(["espeak-ng", "--stdout", "-v", v, "one two three"]),
-            ["en-us"] + [f"en-us+{n}" for n in names],
-        )
-    seen_audio: set[bytes] = set()
-    variants: list[str] = []
-    for name, audio in zip(["", *names], probes):
-        if audio not in seen_audio:  # some variant files are copies of others
-            seen_audio.add(audio)
-            variants.append(name)
-    if not accents:
-        raise RuntimeError("espeak-ng has no English voices (espeak-ng --voices=en is empty)")
-    voices = []
-    for variant in sorted(variants):
-        split = "train" if variant == "" else _split_of(variant)
-        for file, lang in sorted(accents.items()):
-            suffix = f"+{variant}" if variant else ""
-            voices.append(Voice("espeak-ng", file + suffix, lang + suffix, split))
-    return tuple(voices)
-
-
-@cache
-def flite_voices() -> tuple[Voice, ...]:
-    """flite's built-in voices that have a split (empty when flite is not installed)."""
-    if shutil.which("flite") is None:
-        return ()
-    listed = _run(["flite", "-lv"]).decode().split(":", 1)[-1].split()
-    return tuple(Voice("flite", v, v, FLITE_SPLITS[v]) for v in listed if v in FLITE_SPLITS)
+def _pick(rng: random.Random, pool: list[tuple[str, float, list[Voice]]]) -> Voice:
+    """An engine by its share (renormalised over the engines with voices here), then a voice."""
+    if len(pool) == 1:
+        return rng.choice(pool[0][2])
+    u, total = rng.random() * sum(share for _, share, _ in pool), 0.0
+    for _, share, voices in pool:
+        total += share
+        if u < total:
+            return rng.choice(voices)
+    return rng.choice(pool[-1][2])
 
 
 def plan_corpus(
@@ -180,8 +94,13 @@ def plan_corpus(
     clean_fraction: float = 0.5,
     dev_fraction: float = 0.05,
     test_fraction: float = 0.05,
+    shares: dict[str, float] | None = None,
+    test_only: bool = False,
 ) -> list[Utterance]:
-    """Draw every utterance of a corpus of about `hours` hours (estimated from word counts)."""
+    """Draw every utterance of a corpus of about `hours` hours (estimated from word counts).
+
+    `shares` (engine -> share of utterances) replaces the default espeak-ng/flite mix;
+    `test_only` plans the test split alone (all `hours` of it), the one place festival may go."""
     if not 0 < hours <= MAX_HOURS:  # also refuses NaN and infinity (a plan that never ends)
         raise RuntimeError(f"--hours must be > 0 and at most {MAX_HOURS:g}, got {hours}")
     for name, value in (("flite share", flite_share), ("clean fraction", clean_fraction)):
@@ -189,19 +108,31 @@ def plan_corpus(
             raise RuntimeError(f"{name} must be between 0 and 1, got {value}")
     if min(dev_fraction, test_fraction) < 0 or dev_fraction + test_fraction >= 1:
         raise RuntimeError("dev and test fractions must be >= 0 and sum to less than 1")
+    shares = default_shares(flite_share) if shares is None else shares
+    if not shares or any(not 0 <= v < float("inf") for v in shares.values()):
+        raise RuntimeError(f"engine shares must be finite and >= 0, got {shares}")
+    if sum(shares.values()) <= 0:
+        raise RuntimeError("engine shares sum to 0: give at least one engine a share")
+    held = sorted(n for n in EVALUATION_ONLY if shares.get(n, 0) > 0)
+    if held and not test_only:
+        raise RuntimeError(
+            f"{', '.join(held)} is for evaluation only and may write test rows only: add --test-only"
+        )
     rng = random.Random(seed)
-    pools = {s: {"espeak-ng": [], "flite": []} for s in SPLITS}
-    for voice in espeak_voices() + flite_voices():
-        pools[voice.split][voice.engine].append(voice)
+    pools = _pools(shares)
     sentences = iter_labelled(seed)
     seen: set[str] = set()
     plan: list[Utterance] = []
-    targets = {
-        "test": test_fraction,
-        "dev": dev_fraction,
-        "train": 1 - dev_fraction - test_fraction,
-    }
+    if test_only:
+        targets = {"test": 1.0, "dev": 0.0, "train": 0.0}
+    else:
+        targets = {"test": test_fraction, "dev": dev_fraction}
+        targets["train"] = 1 - dev_fraction - test_fraction
     for split in ("test", "dev", "train"):
+        if targets[split] == 0 and test_only:
+            continue
+        if not pools[split]:
+            raise RuntimeError(f"no engine given has a {split} voice ({', '.join(shares)})")
         budget, n_split = hours * 3600 * targets[split], 0
         while budget > 0 or (split != "train" and n_split < 2):
             category, raw = next(sentences)
@@ -209,48 +140,38 @@ def plan_corpus(
             if text in seen or not text:
                 continue
             seen.add(text)
-            engines = pools[split]
-            use_flite = engines["flite"] and rng.random() < flite_share
-            voice = rng.choice(engines["flite" if use_flite else "espeak-ng"])
-            words = len(text.split())
-            if voice.engine == "flite":
-                low, high = FLITE_F0[voice.name]
-                rate, pitch = round(rng.uniform(*FLITE_STRETCH), 2), float(rng.randint(low, high))
-                estimate = words / FLITE_WORDS_PER_SECOND * rate
-            else:
-                rate, pitch = float(rng.randint(*ESPEAK_WPM)), float(rng.randint(*ESPEAK_PITCH))
-                estimate = ESPEAK_DURATION_SCALE * words * 60 / rate
+            voice = _pick(rng, pools[split])
+            engine = engines.get(voice.engine)
+            rate, pitch, extra = engine.draw(voice, rng)
+            estimate = engine.seconds(len(text.split()), rate)
             margins = (round(rng.uniform(*MARGIN_S), 2), round(rng.uniform(*MARGIN_S), 2))
             clean = n_split % 2 == 0 if split != "train" else rng.random() < clean_fraction
             chain = () if clean else tuple(sample_chain(rng, noisy=split != "train"))
             spoken = spoken_form(raw)
-            utt = Utterance(
-                len(plan), split, category, raw, text, spoken, voice, rate, pitch, margins, chain
+            plan.append(
+                Utterance(
+                    len(plan),
+                    split,
+                    category,
+                    raw,
+                    text,
+                    spoken,
+                    voice,
+                    rate,
+                    pitch,
+                    margins,
+                    chain,
+                    extra,
+                )
             )
-            plan.append(utt)
             budget -= estimate + sum(margins)
             n_split += 1
     return plan
 
 
 def _synthesise(utt: Utterance, rate: float) -> np.ndarray:
-    """Run the engine and return float32 mono audio at SAMPLE_RATE."""
-    if utt.voice.engine == "espeak-ng":
-        cmd = ["espeak-ng", "--stdout", "-v", utt.voice.name, "-s", str(int(rate))]
-        cmd += ["-p", str(int(utt.pitch)), utt.spoken]
-        audio, sr = sf.read(io.BytesIO(_run(cmd)), dtype="float32")
-    else:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "out.wav")
-            cmd = ["flite", "-voice", utt.voice.name, "--setf", f"duration_stretch={rate}"]
-            cmd += ["--setf", f"int_f0_target_mean={utt.pitch}", "-t", utt.spoken, "-o", path]
-            _run(cmd)
-            audio, sr = sf.read(path, dtype="float32")
-    if audio.ndim > 1:
-        audio = audio.mean(axis=1)
-    if sr != SAMPLE_RATE:
-        audio = soxr.resample(audio, sr, SAMPLE_RATE)
-    return np.asarray(audio, dtype=np.float32)
+    """Run the utterance's engine: float32 mono audio at SAMPLE_RATE."""
+    return engines.get(utt.voice.engine).synthesise(utt, rate)
 
 
 def trim_silence(x: np.ndarray, margins: tuple[float, float], sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -278,16 +199,13 @@ def trim_silence(x: np.ndarray, margins: tuple[float, float], sr: int = SAMPLE_R
 
 def render(utt: Utterance, seed: int) -> tuple[np.ndarray, str]:
     """Audio and augment description of one planned utterance (deterministic)."""
-    rate = utt.rate
+    engine, rate = engines.get(utt.voice.engine), utt.rate
     for _ in range(3):
         audio = trim_silence(_synthesise(utt, rate), utt.margins)
         seconds = audio.size / SAMPLE_RATE
         if seconds <= MAX_SECONDS:
             break
-        scale = seconds / (MAX_SECONDS * 0.95)  # re-synthesise faster
-        rate = (
-            min(rate * scale, 400.0) if utt.voice.engine == "espeak-ng" else max(rate / scale, 0.5)
-        )
+        rate = engine.faster(rate, seconds / (MAX_SECONDS * 0.95))  # re-synthesise faster
     chain = []
     for effect in utt.chain:  # keep speed perturbation within the length cap
         if effect.name == "speed":
@@ -304,6 +222,7 @@ def render(utt: Utterance, seed: int) -> tuple[np.ndarray, str]:
 
 def _render_to_file(job: tuple[Utterance, str, int]) -> dict:
     utt, out_dir, seed = job
+    engine = engines.get(utt.voice.engine)
     audio, augment = render(utt, seed)
     sf.write(os.path.join(out_dir, utt.audio_path), audio, SAMPLE_RATE, subtype="PCM_16")
     return {
@@ -312,7 +231,10 @@ def _render_to_file(job: tuple[Utterance, str, int]) -> dict:
         "text": utt.text,
         "raw": utt.raw,
         "duration": round(audio.size / SAMPLE_RATE, 4),
+        "engine": utt.voice.engine,
         "voice": utt.voice.id,
+        "licence": engine.licence,
+        "settings": engine.settings(utt),
         "augment": augment,
         "split": utt.split,
         "category": utt.category,
@@ -339,6 +261,8 @@ def synthesize_corpus(
     test_fraction: float = 0.05,
     overwrite: bool = False,
     progress: bool = True,
+    shares: dict[str, float] | None = None,
+    test_only: bool = False,
 ) -> dict:
     """Write out_dir/audio/*.wav and out_dir/{train,dev,test}.jsonl; return (and write to
     out_dir/synth.json) a summary: hours, utterances, voices and distinct words per split."""
@@ -346,10 +270,12 @@ def synthesize_corpus(
     workers = workers or os.cpu_count() or 1
     if not 1 <= workers <= MAX_WORKERS:
         raise RuntimeError(f"--workers must be 1-{MAX_WORKERS} (0: one per CPU), got {workers}")
-    if (out_dir / "train.jsonl").exists() and not overwrite:
+    if any((out_dir / f"{s}.jsonl").exists() for s in SPLITS) and not overwrite:
         raise RuntimeError(f"{out_dir} already holds a corpus (use --overwrite to replace it)")
     started = time.perf_counter()
-    plan = plan_corpus(hours, seed, flite_share, clean_fraction, dev_fraction, test_fraction)
+    plan = plan_corpus(
+        hours, seed, flite_share, clean_fraction, dev_fraction, test_fraction, shares, test_only
+    )
     try:
         (out_dir / "audio").mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -359,7 +285,9 @@ def synthesize_corpus(
     for stale in (out_dir / "audio").glob("*.wav"):  # only reached for a new or --overwrite corpus
         if AUDIO_NAME.fullmatch(stale.name):
             stale.unlink()
-    rows: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    rows: dict[str, list[dict]] = {s: [] for s in (("test",) if test_only else SPLITS)}
+    for split in SPLITS:  # a test-only corpus leaves no stale train/dev manifest beside it
+        (out_dir / f"{split}.jsonl").unlink(missing_ok=True)
     bar = tqdm(total=len(plan), unit="utt", desc="synth", disable=not progress)
     for row in _rows(plan, out_dir, seed, workers):
         rows[row["split"]].append(row)
@@ -371,12 +299,16 @@ def synthesize_corpus(
     summary = {
         "seed": seed,
         "hours_requested": hours,
+        "engines": shares or default_shares(flite_share),
         "seconds_elapsed": round(time.perf_counter() - started, 1),
         "splits": {
             split: {
                 "utterances": len(r),
                 "hours": round(sum(x["duration"] for x in r) / 3600, 4),
                 "voices": len({x["voice"] for x in r}),
+                "engines": {
+                    e: sum(x["engine"] == e for x in r) for e in sorted({x["engine"] for x in r})
+                },
                 "distinct_words": len({w for x in r for w in x["text"].split()}),
                 "clean": sum(x["augment"] == "clean" for x in r),
             }
@@ -401,6 +333,22 @@ def written(out_dir: Path, summary: dict) -> dict:
     }
 
 
+def engine_share(text: str) -> tuple[str, float]:
+    """An argparse `type=` for one --engines item: NAME=SHARE (a known engine, a share >= 0)."""
+    name, sep, value = text.partition("=")
+    if name not in engines.MODULES:
+        raise argparse.ArgumentTypeError(
+            f"unknown engine {name!r} (known: {', '.join(engines.MODULES)})"
+        )
+    try:
+        share = float(value) if sep else 1.0
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=SHARE, got {text!r}") from None
+    if not 0 <= share < float("inf"):
+        raise argparse.ArgumentTypeError(f"a share must be finite and >= 0, got {text!r}")
+    return name, share
+
+
 def add_synth_args(parser: argparse.ArgumentParser) -> None:
     """Arguments of `echo-edge data synth`."""
     from echo_edge.cli import number, workers_arg
@@ -423,7 +371,26 @@ def add_synth_args(parser: argparse.ArgumentParser) -> None:
         default=os.cpu_count() or 1,
         help="processes (0: one per CPU)",
     )
-    parser.add_argument("--flite-share", type=fraction, default=0.15, help="utterances by flite")
+    parser.add_argument(
+        "--engines",
+        nargs="+",
+        type=engine_share,
+        metavar="NAME=SHARE",
+        help="engines and their shares of the utterances, normalised over the engines that "
+        f"have voices in a split ({', '.join(engines.MODULES)}; festival needs --test-only); "
+        "absent: espeak-ng and flite split by --flite-share",
+    )
+    parser.add_argument(
+        "--flite-share",
+        type=fraction,
+        default=None,
+        help="utterances by flite when --engines is absent (0.15 if unset)",
+    )
+    parser.add_argument(
+        "--test-only",
+        action="store_true",
+        help="plan the test split alone (all --hours of it): an evaluation set, e.g. festival",
+    )
     parser.add_argument("--clean-fraction", type=fraction, default=0.5, help="train left clean")
     parser.add_argument("--dev-fraction", type=share, default=0.05, help="share of hours")
     parser.add_argument("--test-fraction", type=share, default=0.05, help="share of hours")
@@ -435,26 +402,47 @@ def add_synth_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def shares_of(args: argparse.Namespace) -> dict[str, float] | None:
+    """--engines as a dict (None: the default mix); refuses a name given twice, or
+    --flite-share beside --engines (flite's share then goes in --engines)."""
+    given = getattr(args, "engines", None)
+    if not given:
+        return None
+    if getattr(args, "flite_share", None) is not None:
+        raise RuntimeError("--flite-share and --engines together: give flite's share in --engines")
+    shares: dict[str, float] = {}
+    for name, value in given:
+        if name in shares:
+            raise RuntimeError(f"--engines names {name} twice")
+        shares[name] = value
+    return shares
+
+
 def run_synth(args: argparse.Namespace) -> int:
     """Run `echo-edge data synth`; RuntimeError carries one line for the CLI to print."""
+    shares = shares_of(args)
+    flite_share = 0.15 if args.flite_share is None else args.flite_share
     summary = synthesize_corpus(
         args.out,
         args.hours,
         args.seed,
         args.workers,
-        args.flite_share,
+        flite_share,
         args.clean_fraction,
         args.dev_fraction,
         args.test_fraction,
         args.overwrite,
+        shares=shares,
+        test_only=getattr(args, "test_only", False),
     )
     if getattr(args, "json", False):
         print(json.dumps(written(Path(args.out), summary), indent=2))
         return 0
     for split, s in summary["splits"].items():
+        mix = ", ".join(f"{e} {n}" for e, n in s["engines"].items())
         print(
-            f"{split}: {s['utterances']} utterances, {s['hours']:.2f} h, {s['voices']} voices, "
-            f"{s['distinct_words']} distinct words, {s['clean']} clean"
+            f"{split}: {s['utterances']} utterances, {s['hours']:.2f} h, {s['voices']} voices "
+            f"({mix}), {s['distinct_words']} distinct words, {s['clean']} clean"
         )
     print(f"wrote {args.out} in {summary['seconds_elapsed']} s")
     return 0
