@@ -1,5 +1,9 @@
 """`echo-edge eval`: a checkpoint's greedy WER/CER on a manifest, split into groups.
 
+Decoding is the runtime's default for finals, joint CTC/attention greedy (`--ctc-weight`,
+echo_edge.decoding.DecodingOptions), when the checkpoint has a CTC head; `--ctc-weight 0`
+gives attention greedy. The report says which search ran ("decoding").
+
 The figures the README and the ablation report (test WER, clean and noisy halves, by engine)
 all come from `evaluate`, so each has one command that reproduces it. Besides WER/CER it gives
 the teacher-forced decoder cross-entropy and token accuracy: they still rank models while
@@ -12,7 +16,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:  # torch loads when evaluation runs, not when the CLI starts
+    from echo_edge.decoding import DecodingOptions
 
 # Row field -> group key of a manifest row (our corpus manifests carry "voice" and "augment").
 GROUPS = {
@@ -30,11 +37,14 @@ def evaluate(
     by: tuple[str, ...] = ("condition",),
     progress: bool = False,
     log: TextIO | None = None,
+    decoding: DecodingOptions | None = None,
 ) -> dict:
     """Greedy decoding of the first `limit` rows: WER/CER overall and per group of each `by`
     key ("wer_clean"/"wer_noisy" for the condition groups), TF loss and accuracy, and the
     hypotheses. Bad rows (bad JSON, missing text or audio, unreadable audio) are skipped and
-    counted ("skipped"; one line on `log` names the first few); NoRowsError if none is left."""
+    counted ("skipped"; one line on `log` names the first few); NoRowsError if none is left.
+    `decoding`: the search (default DecodingOptions(): joint CTC/attention greedy where the
+    model has a CTC head, attention greedy otherwise)."""
     import torch
     import torch.nn.functional as F
     from tqdm import tqdm
@@ -42,7 +52,7 @@ def evaluate(
     from echo_edge.audio import AudioError, load_audio
     from echo_edge.checkpoint import load_checkpoint
     from echo_edge.data import NoRowsError, read_manifest, skipped_summary
-    from echo_edge.decoding import strip_special
+    from echo_edge.decoding import DecodingOptions, strip_special
     from echo_edge.metrics import char_error_rate, word_error_rate
     from echo_edge.tokenizer import default_tokenizer
 
@@ -51,6 +61,8 @@ def evaluate(
         raise ValueError(f"unknown group {unknown[0]!r}; choose from {', '.join(GROUPS)}")
     model, _ = load_checkpoint(checkpoint)
     model.eval()
+    decoding = decoding or DecodingOptions()
+    joint = decoding.ctc_weight > 0 and model.ctc_head is not None
     tok = default_tokenizer()
     skipped: list[str] = []
     listed = read_manifest(manifest, skipped, check_audio=True)
@@ -65,7 +77,8 @@ def evaluate(
                 skipped.append(str(e))
                 continue
             wave = torch.from_numpy(audio)[None]  # (1, N)
-            hyps.append(tok.decode(strip_special(model.generate(wave)[0].tolist())))
+            ids = model.generate(wave, options=decoding)[0].tolist()
+            hyps.append(tok.decode(strip_special(ids)))
             refs.append(row["text"])
             rows.append(row)
             labels = torch.tensor([tok.encode(row["text"]) + [tok.eos_id]])  # (1, L)
@@ -86,6 +99,13 @@ def evaluate(
         "skipped": len(skipped),
         "tf_loss": nll / count,
         "tf_token_accuracy": correct / count,
+        "decoding": {
+            "search": f"joint CTC/attention greedy, ctc_weight {decoding.ctc_weight:g}"
+            if joint
+            else "attention greedy",
+            "ctc_weight": decoding.ctc_weight if joint else 0.0,
+            "ctc_top_k": decoding.ctc_top_k,
+        },
     }
     for key in by:
         groups: dict[str, list[int]] = {}
@@ -113,6 +133,9 @@ def positive_int(text: str) -> int:
 
 
 def add_eval_args(p: argparse.ArgumentParser) -> None:
+    from echo_edge.cli import number
+    from echo_edge.runtime.decoding import CTC_WEIGHT
+
     p.add_argument("checkpoint", nargs="?", help="checkpoint directory (default: shipped model)")
     p.add_argument("--data", required=True, help="JSONL manifest (ours, or any with audio+text)")
     p.add_argument("--limit", type=positive_int, help="first N rows only")
@@ -123,19 +146,33 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
         choices=sorted(GROUPS),
         help="group the WER/CER by these row fields",
     )
+    p.add_argument(
+        "--ctc-weight",
+        type=number(0.0, 1.0, below=True),
+        default=CTC_WEIGHT,
+        help="weight of the CTC prefix score in joint CTC/attention greedy decoding, as "
+        "`echo-edge transcribe` decodes finals; 0: attention greedy (a checkpoint without a "
+        "CTC head always decodes with attention greedy)",
+    )
     p.add_argument("--json", action="store_true", help="the whole report, hypotheses included")
 
 
 def run_eval(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be at least 1, got {args.limit}")
-    report = evaluate(args.checkpoint, args.data, args.limit, tuple(args.by), progress=True)
+    from echo_edge.decoding import DecodingOptions
+
+    decoding = DecodingOptions(ctc_weight=args.ctc_weight)
+    report = evaluate(
+        args.checkpoint, args.data, args.limit, tuple(args.by), progress=True, decoding=decoding
+    )
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
     print(
         f"{report['n']} utterances: WER {100 * report['wer']:.1f} %  CER {100 * report['cer']:.1f} %"
         f"  TF loss {report['tf_loss']:.3f}  TF acc {report['tf_token_accuracy']:.3f}"
+        f"  ({report['decoding']['search']})"
     )
     for key in args.by:
         for name, r in report[f"by_{key}"].items():

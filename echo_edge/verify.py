@@ -1,14 +1,16 @@
 """`echo-edge verify`: a bundle's accuracy drift against its reference checkpoint (DESIGN §8).
 
     echo-edge verify BUNDLE [--reference CKPT] [--data MANIFEST] [--limit N]
-                     [--expect-sha256 HEX] [--json] [--out REPORT.json] [--store]
+                     [--ctc-weight W] [--expect-sha256 HEX] [--json] [--out REPORT.json] [--store]
 
 Runs echo_edge.verify_checks on every utterance of an eval set, aggregates each check over
 utterances (worst and mean), gates it against THRESHOLDS[bundle precision] and returns a
 JSON-serialisable report, which names the manifest.json sha256 it verified. Exit status 0
 when every gated check passes, 1 when one fails (a one-line "verify failed" on stderr) or on
 bad input (the CLI's one-line "error"), 2 when no row of --data is usable (bad rows are
-skipped and named).
+skipped and named). The reference and the bundle decode with the same options (joint
+CTC/attention greedy at the runtime's default weight unless --ctc-weight says otherwise;
+attention greedy for a bundle without CTC log-probs), and the report records them.
 `export_bundle` calls `verify_at_export` and stores the report in the new bundle's manifest.
 """
 
@@ -21,6 +23,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +34,7 @@ from echo_edge.evalset import EvalUtterance
 if TYPE_CHECKING:  # torch is imported when verification runs, not when the CLI starts
     from echo_edge.model import Echo
     from echo_edge.runtime.bundle import Manifest
+    from echo_edge.runtime.decoding import DecodingOptions
     from echo_edge.verify_checks import UtteranceCheck
 
 # The path `echo-edge transcribe` runs (Recognizer.transcribe_samples: voice activity,
@@ -246,18 +250,24 @@ def verify_bundle(
     source: str,
     progress: bool = False,
     expected_sha256: str | None = None,
+    decoding: DecodingOptions | None = None,
 ) -> dict:
     """Check a bundle against `model`, loaded from checkpoint `reference` (None: the shipped
     model), on `utterances` described by `source` -> the report (JSON-serialisable).
-    `expected_sha256`: refuse a bundle whose manifest.json has another sha256."""
+    `expected_sha256`: refuse a bundle whose manifest.json has another sha256. `decoding`:
+    the search both sides run (default DecodingOptions(): joint CTC/attention greedy)."""
+    from dataclasses import replace
+
     import torch
     from tqdm import tqdm
 
     from echo_edge.bootstrap import wer_report
     from echo_edge.checkpoint import checkpoint_sha256
+    from echo_edge.decoding import DecodingOptions as ReferenceOptions
     from echo_edge.export.pipeline import load_tokenizer
     from echo_edge.metrics import word_error_rate
     from echo_edge.runtime.bundle import MANIFEST_NAME, BundleError
+    from echo_edge.runtime.decoding import DecodingOptions
     from echo_edge.runtime.recognizer import Recognizer
     from echo_edge.verify_checks import check_utterance, tokenizer_agreement
 
@@ -276,11 +286,17 @@ def verify_bundle(
     if manifest.precision not in THRESHOLDS:
         raise ValueError(f"bundle {bundle}: no verify thresholds for {manifest.precision}")
     thresholds = THRESHOLDS[manifest.precision]
+    decoding = decoding or DecodingOptions()
+    if decoding.ctc_weight > 0 and not recognizer.backend.has_ctc:
+        # No CTC log-probs: the runtime decodes this bundle's finals with attention greedy,
+        # so the reference must too (a reference CTC head would otherwise be a difference
+        # that is not drift).
+        decoding = replace(decoding, ctc_weight=0.0)
     threads = torch.get_num_threads()
     torch.set_num_threads(REFERENCE_THREADS)
     try:
         items = tqdm(utterances, desc="verify", unit="utt", disable=not progress or None)
-        checks = [check_utterance(model, tokenizer, recognizer, u) for u in items]
+        checks = [check_utterance(model, tokenizer, recognizer, u, decoding) for u in items]
     finally:
         torch.set_num_threads(threads)
         recognizer.close()
@@ -320,6 +336,12 @@ def verify_bundle(
             "words": overall["words"],
             "seconds": round(sum(c.seconds for c in checks), 2),
         },
+        # The search both sides ran: the bundle's (runtime) options and the reference's.
+        "decoding": {
+            "search": search_name(decoding.ctc_weight),
+            "bundle": asdict(decoding),
+            "reference": asdict(ReferenceOptions.like(decoding)),
+        },
         "checks": results,
         "wer": {k: round(v, 4) for k, v in wer.items()},
         # ΔWER points with the paired bootstrap 95 % interval over utterances and the words
@@ -346,6 +368,18 @@ def verify_bundle(
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": versions(manifest.backend),
     }
+
+
+def search_name(ctc_weight: float) -> str:
+    """ "joint CTC/attention greedy, ctc_weight 0.4" or "attention greedy"."""
+    if ctc_weight > 0:
+        return f"joint CTC/attention greedy, ctc_weight {ctc_weight:g}"
+    return "attention greedy"
+
+
+def decoding_label(report: dict) -> str:
+    """The search a report's transcripts came from ("attention greedy" for an older report)."""
+    return (report.get("decoding") or {}).get("search", "attention greedy")
 
 
 def wer_groups(checks: list[UtteranceCheck], texts: tuple[list[str], ...]) -> dict[str, dict]:
@@ -412,7 +446,7 @@ def summary_line(report: dict) -> str:
     c, ev, wer = report["checks"], report["eval_set"], report["wer"]
     line = (
         f"verify: {'PASS' if report['pass'] else 'FAIL'} on {ev['utterances']} utterances "
-        f"({ev['seconds']:.1f} s of audio): "
+        f"({ev['seconds']:.1f} s of audio, {decoding_label(report)}): "
         f"transcripts identical {c['transcript_agreement']['value']:.2f} "
         f"({bound(c['transcript_agreement'])}), "
         f"ΔWER {wer['delta_points']:+.2f} points ({bound(c['delta_wer_points'])}), "
@@ -433,6 +467,7 @@ def format_report(report: dict) -> str:
         f"manifest   sha256 {report['manifest_sha256']}",
         f"reference  {report['reference']}  sha256 {report['reference_sha256'][:12]}",
         f"eval set   {ev['utterances']} utterances, {ev['seconds']:.1f} s of audio, {ev['source']}",
+        f"decoding   {decoding_label(report)}, the same on both sides",
         "",
         f"{'check':<40} {'worst':>10} {'mean':>10}  {'threshold':>12}  result",
     ]
@@ -511,6 +546,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from echo_edge.data import NoRowsError, skipped_summary
     from echo_edge.evalset import recipe, recipe_key, verify_set
     from echo_edge.runtime.bundle import BundleError, read_bundle, set_verify_report
+    from echo_edge.runtime.decoding import DecodingOptions
 
     if args.limit is not None and args.limit < 1:
         raise ValueError(f"--limit must be at least 1, not {args.limit}")
@@ -539,9 +575,8 @@ def run_verify(args: argparse.Namespace) -> int:
         if skipped:
             print(f"echo-edge: warning: {args.data}: {summary}", file=sys.stderr)
     made = time.perf_counter()
-    report = verify_bundle(
-        args.bundle, model, reference, utterances, source, progress=True, expected_sha256=pin
-    )
+    decoding = DecodingOptions(ctc_weight=args.ctc_weight)
+    report = verify_bundle(args.bundle, model, reference, utterances, source, True, pin, decoding)
     report = timed(report, loaded - start, made - loaded, start)
     report["eval_set"]["skipped_rows"] = len(skipped)
     report["eval_set"]["skipped_first"] = skipped[:SKIPPED_SHOWN]

@@ -6,6 +6,7 @@ import argparse
 
 from echo_edge.cli import number
 from echo_edge.evalset import DEFAULT_COUNT
+from echo_edge.runtime.decoding import CTC_WEIGHT
 
 
 def add_verify_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -44,6 +45,14 @@ def add_verify_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         metavar="HEX",
         help="refuse the bundle unless its manifest.json has this sha256 (export and verify "
         "print it); the manifest lists every file's sha256, so this pins the whole bundle",
+    )
+    parser.add_argument(
+        "--ctc-weight",
+        type=number(0.0, 1.0, below=True),
+        default=CTC_WEIGHT,
+        help="weight of the CTC prefix score in joint CTC/attention greedy decoding, the same "
+        "on the reference and the bundle side (as `echo-edge transcribe` decodes finals); "
+        "0: attention greedy; a bundle without CTC log-probs is verified with 0",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--out", default=None, metavar="REPORT.json", help="write the report here")

@@ -5,25 +5,29 @@ the one before: the encoders both get the reference features, the decoders both 
 reference greedy transcript (teacher forcing), each on its own encoder's output. End to end,
 the bundle's greedy transcript (its own frontend, encoder and decoder), in one pass and
 through the endpointed stream that `echo-edge transcribe` runs, is compared with
-`Echo.generate`, and the runtime's streaming frontend with its offline one. The reference
-side decodes with the checkpoint's own tokenizer, the bundle side with the bundle's: a
-tokenizer.json altered in the bundle shows as different text.
+`Echo.generate`, and the runtime's streaming frontend with its offline one. Both searches run
+with the same decoding options (joint CTC/attention greedy by default: the reference's options
+are `echo_edge.decoding.DecodingOptions.like` the runtime's). The reference side decodes with
+the checkpoint's own tokenizer, the bundle side with the bundle's: a tokenizer.json altered in
+the bundle shows as different text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Protocol
 
 import numpy as np
 import torch
 
 from echo_edge import constants as C
+from echo_edge.decoding import DecodingOptions as ReferenceOptions
 from echo_edge.evalset import EvalUtterance
 from echo_edge.model import Echo
+from echo_edge.runtime.decoding import DecodingOptions
 from echo_edge.runtime.highpass import remove_dc
-from echo_edge.runtime.recognizer import Recognizer
+from echo_edge.runtime.recognizer import FILE_OPTIONS, Recognizer
 from echo_edge.runtime.stream import FrameBlock, IncrementalFrontend
 from echo_edge.tokenizer import EchoTokenizer
 
@@ -132,9 +136,17 @@ def stream_difference(a: FrameBlock, b: FrameBlock) -> float:
 
 @torch.no_grad()
 def check_utterance(
-    model: Echo, tokenizer: EchoTokenizer, recognizer: Recognizer, utt: EvalUtterance
+    model: Echo,
+    tokenizer: EchoTokenizer,
+    recognizer: Recognizer,
+    utt: EvalUtterance,
+    decoding: DecodingOptions | None = None,
 ) -> UtteranceCheck:
-    """Run every check on one utterance of 16 kHz mono audio; `tokenizer`: the reference's."""
+    """Run every check on one utterance of 16 kHz mono audio; `tokenizer`: the reference's.
+
+    `decoding`: the bundle's search (default DecodingOptions(), joint CTC/attention); the
+    reference runs the same one (ReferenceOptions.like)."""
+    decoding = decoding or DecodingOptions()
     samples = np.asarray(utt.audio, np.float32)  # (N,)
     x = torch.from_numpy(samples)[None]  # (1, N)
 
@@ -162,7 +174,7 @@ def check_utterance(
     bias_err = max_abs(cross.bias, ref_bias.numpy())
 
     # 3. Teacher forcing: bos + the reference greedy tokens, one decoder call at offset 0.
-    ref_ids = generated_ids(model.generate(x)[0].tolist())
+    ref_ids = generated_ids(model.generate(x, options=ReferenceOptions.like(decoding))[0].tolist())
     tokens = torch.tensor([[C.BOS_ID, *ref_ids]])  # (1, L), L <= max_target_len
     self_k, self_v = model.decoder.empty_cache(1)
     offset = torch.zeros((), dtype=torch.long)
@@ -177,7 +189,7 @@ def check_utterance(
     tf_agree = float(np.mean(got_logits.argmax(-1) == ref_logits.argmax(-1)))
 
     # 4. Greedy transcripts, end to end (the bundle with its own frontend).
-    result = recognizer.recognize(samples)
+    result = recognizer.recognize(samples, options=decoding)
     bundle_ids = list(result.tokens)
 
     # 5. Streaming vs offline frames, both through the runtime.
@@ -185,7 +197,10 @@ def check_utterance(
     stream_diff = stream_difference(streamed_features(recognizer, conditioned, STREAM_SEED), got)
 
     # 6. The path users run: the endpointed stream of `echo-edge transcribe`.
-    streamed = recognizer.transcribe_samples(samples).text
+    streamed = recognizer.transcribe_samples(
+        samples, options=replace(FILE_OPTIONS, decoding=decoding)
+    )
+    streamed = streamed.text
     reference = tokenizer.decode(ref_ids)
     return UtteranceCheck(
         id=utt.id,

@@ -153,8 +153,9 @@ def add_transcribe_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         "--ctc-weight",
         type=number(0.0, 1.0, below=True),
         default=d.decoding.ctc_weight,
-        help="weight of the CTC prefix score in joint CTC/attention decoding of finals; "
-        "0: attention only",
+        help="weight of the CTC prefix score in joint CTC/attention greedy decoding of finals "
+        "(the default was picked on a dev split; partials stay attention greedy); 0: attention "
+        "greedy only. A bundle without CTC log-probs decodes with attention greedy",
     )
     return parser
 
@@ -375,8 +376,9 @@ def run_transcribe(args: argparse.Namespace) -> int:
     recognizer = Recognizer.from_bundle(bundle, providers=args.providers, threads=args.threads)
     if args.ctc_weight > 0 and not recognizer.backend.has_ctc:  # said once, as a CLI line
         print(
-            f"{WARNING_PREFIX} bundle {bundle} has no CTC head: --ctc-weight ignored, "
-            "finals decode with attention greedy",
+            f"{WARNING_PREFIX} bundle {bundle} has no CTC head: --ctc-weight "
+            f"{args.ctc_weight:g} ignored, finals decode with attention greedy "
+            "(--ctc-weight 0 asks for that)",
             file=sys.stderr,
             flush=True,
         )

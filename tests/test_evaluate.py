@@ -119,3 +119,32 @@ def test_no_usable_row_is_exit_2(tmp_path, capsys) -> None:
     assert main(["eval", str(tmp_path / "ckpt"), "--data", str(tmp_path / "m.jsonl")]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "no rows to evaluate" in err and "absent.wav" in err
+
+
+def test_eval_decodes_with_the_ctc_weight_it_is_given(tmp_path, capsys) -> None:
+    """`--ctc-weight` reaches Echo.generate (joint by default where there is a CTC head) and
+    the report says which search ran; a checkpoint without a CTC head is attention greedy."""
+    from echo_edge.decoding import DecodingOptions
+    from echo_edge.runtime.decoding import CTC_WEIGHT
+
+    torch.manual_seed(0)
+    model = Echo(tiny_config(ctc_weight=0.3))
+    with torch.no_grad():
+        model.ctc_head.weight.mul_(30.0)  # peaked: the CTC term changes the search
+    ckpt = model.save_pretrained(tmp_path / "ctc")
+    Echo(tiny_config()).save_pretrained(tmp_path / "plain")
+    sf.write(tmp_path / "a.wav", harmonic(1.5, seed=5), C.SAMPLE_RATE)
+    (tmp_path / "m.jsonl").write_text(json.dumps({"audio": "a.wav", "text": "a b"}) + "\n")
+    manifest = tmp_path / "m.jsonl"
+    joint = evaluate(ckpt, manifest)
+    assert joint["decoding"]["ctc_weight"] == CTC_WEIGHT and "joint" in joint["decoding"]["search"]
+    attention = evaluate(ckpt, manifest, decoding=DecodingOptions(ctc_weight=0.0))
+    assert attention["decoding"] == {
+        "search": "attention greedy",
+        "ctc_weight": 0.0,
+        "ctc_top_k": 5,
+    }
+    assert joint["hypotheses"] != attention["hypotheses"]  # the joint search really ran
+    assert evaluate(tmp_path / "plain", manifest)["decoding"]["search"] == "attention greedy"
+    assert main(["eval", str(ckpt), "--data", str(manifest), "--ctc-weight", "0"]) == 0
+    assert "(attention greedy)" in capsys.readouterr().out

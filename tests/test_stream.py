@@ -359,16 +359,24 @@ def test_joint_decoding_without_ctc_falls_back_with_one_warning(rng) -> None:
     recognizer = Recognizer.from_bundle(tiny_bundle_root() / "bundle")
     assert not recognizer.backend.has_ctc
     x = joint_speech()
-    plain = recognizer.transcribe_samples(x)
+    attention = DecodingOptions(ctc_weight=0.0)  # asks for nothing the bundle lacks: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plain = recognizer.transcribe_samples(
+            x, options=StreamOptions(partial_interval_seconds=0.0, decoding=attention)
+        )
+        plain_one = recognizer.recognize(x, options=attention)
     joint = StreamOptions(partial_interval_seconds=0.0, decoding=DecodingOptions(ctc_weight=0.5))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         first = recognizer.transcribe_samples(x, options=joint)
         second = feed_randomly(recognizer.create_stream(joint), x, rng)
         one = recognizer.recognize(x, options=joint.decoding)
+        default = recognizer.transcribe_samples(x)  # the default is joint: the same fallback
     assert [r.tokens for r in first.segments] == [r.tokens for r in plain.segments]
     assert [r.tokens for r in second if r.final] == [r.tokens for r in plain.segments]
-    assert one.tokens == recognizer.recognize(x).tokens
+    assert [r.tokens for r in default.segments] == [r.tokens for r in plain.segments]
+    assert one.tokens == plain_one.tokens
     messages = [str(w.message) for w in caught]
     assert len(messages) == 1 and "no CTC head" in messages[0], messages
     recognizer.close()

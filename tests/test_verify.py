@@ -182,6 +182,85 @@ def test_report_describes_the_run(reports: dict[str, dict], tiny: Path) -> None:
     assert report["versions"]["onnxruntime"] and report["versions"]["torch"] == torch.__version__
 
 
+@pytest.fixture(scope="module")
+def tiny_ctc(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Echo, Path]:
+    """A seeded random tiny Echo with a peaked CTC head and its ONNX fp32 bundle (not verified
+    at export) -> (checkpoint, model, bundle)."""
+    from tests.conftest import tiny_config
+
+    root = tmp_path_factory.mktemp("ctc")
+    torch.manual_seed(0)
+    model = Echo(tiny_config(ctc_weight=0.3)).eval()
+    with torch.no_grad():
+        model.ctc_head.weight.mul_(30.0)  # a peaked CTC head changes the search
+    checkpoint = model.save_pretrained(root / "checkpoint")
+    bundle = export_bundle(checkpoint, "onnx", "fp32", root / "b", log=lambda _: None, verify=False)
+    return checkpoint, model, bundle
+
+
+def test_both_sides_decode_with_the_same_options(
+    tiny_ctc: tuple[Path, Echo, Path],
+    utterances: list[EvalUtterance],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from echo_edge.decoding import DecodingOptions as ReferenceOptions
+    from echo_edge.runtime.decoding import DecodingOptions
+    from echo_edge.runtime.recognizer import Recognizer
+
+    checkpoint, model, bundle = tiny_ctc
+    seen: dict[str, list[float]] = {"reference": [], "one pass": [], "streamed": []}
+    generate, recognize, transcribe = (
+        Echo.generate,
+        Recognizer.recognize,
+        Recognizer.transcribe_samples,
+    )
+
+    def spy_generate(self, x, attention_mask=None, options=None):  # noqa: ANN001, ANN202
+        seen["reference"].append((options or ReferenceOptions()).ctc_weight)
+        return generate(self, x, attention_mask, options)
+
+    def spy_recognize(self, samples, sample_rate=16000, options=None):  # noqa: ANN001, ANN202
+        seen["one pass"].append((options or DecodingOptions()).ctc_weight)
+        return recognize(self, samples, sample_rate, options)
+
+    def spy_transcribe(self, samples, sample_rate=16000, options=None):  # noqa: ANN001, ANN202
+        seen["streamed"].append(options.decoding.ctc_weight)
+        return transcribe(self, samples, sample_rate, options)
+
+    monkeypatch.setattr(Echo, "generate", spy_generate)
+    monkeypatch.setattr(Recognizer, "recognize", spy_recognize)
+    monkeypatch.setattr(Recognizer, "transcribe_samples", spy_transcribe)
+    reports = {}
+    for weight in (0.0, 0.3):
+        for side in seen.values():
+            side.clear()
+        decoding = DecodingOptions(ctc_weight=weight)
+        reports[weight] = verify_bundle(
+            bundle, model, checkpoint, utterances, "t", False, None, decoding
+        )
+        assert all(side == [weight] * len(utterances) for side in seen.values()), seen
+        recorded = reports[weight]["decoding"]
+        assert recorded["bundle"]["ctc_weight"] == recorded["reference"]["ctc_weight"] == weight
+        assert ("joint" in recorded["search"]) == (weight > 0)
+        # fp32 and one search on both sides: the same transcripts, joint or not.
+        assert_passes_with_identical_transcripts(reports[weight])
+    # The CTC term changed what both sides wrote (the joint search really ran).
+    texts = {w: [u["reference"] for u in r["utterances"]] for w, r in reports.items()}
+    assert texts[0.0] != texts[0.3]
+
+
+def test_a_bundle_without_ctc_is_verified_with_attention_greedy(
+    tiny: Path, reference: Echo, utterances: list[EvalUtterance]
+) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "no CTC head" fallback warning: verify asks for none
+        report = verify_bundle(tiny / "bundle", reference, tiny / "checkpoint", utterances, "t")
+    assert report["decoding"]["search"] == "attention greedy"
+    assert report["decoding"]["bundle"]["ctc_weight"] == 0.0
+
+
 def test_export_stores_a_passing_report(tiny: Path) -> None:
     report = read_bundle(tiny / "bundle").verify
     assert report["eval_set"]["utterances"] == EXPORT_UTTERANCES
