@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages echo-edge needs: speech synthesis for tests/training (festival and its voices:
-# evaluation only), PortAudio + PulseAudio for the microphone path. Installs them when run as root; otherwise says what is missing.
+# evaluation only), PortAudio + PulseAudio for the microphone path. Installs them when run as
+# root; otherwise says what is missing.
 set -u
 PKGS="espeak-ng flite festival festvox-kdlpc16k festvox-kallpc16k festvox-us-slt-hts libsndfile1 libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins"
 missing=""
