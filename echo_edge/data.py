@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 import soundfile as sf
 
 from echo_edge.constants import SAMPLE_RATE
+from echo_edge.corpus.online import AugmentConfig, Augmenter, augment_config
 from echo_edge.text import normalize_text
 from echo_edge.tokenizer import EchoTokenizer
 
@@ -181,10 +183,22 @@ class SpeechDataset(Dataset):
     """Map-style dataset: {"input_values": float32 waveform at 16 kHz, "labels": ids + eos}.
 
     Rows longer than `max_seconds` are left out (never truncated: the label would lie).
-    `lengths` (samples per row) lets a trainer group batches by length. With `speed_perturb`
-    (low, high), every item is played at a factor drawn anew each time it is read (Kaldi-style
-    resampling: tempo, pitch and formants move together, so a fixed synthetic voice yields a new
-    "speaker" every epoch). The draw uses torch's RNG, which the DataLoader seeds per worker.
+    `lengths` (samples per row) lets a trainer group batches by length.
+
+    `augment` (a preset name of echo_edge.corpus.online or an AugmentConfig) runs the online
+    waveform chain every time an item is read, so every epoch hears new audio. `speed_perturb`
+    (low, high) is the chain's speed effect on every read (Kaldi-style resampling: tempo, pitch
+    and formants move together, so a fixed synthetic voice yields a new "speaker" every epoch);
+    with `augment` too, it replaces the preset's speed effect.
+
+    Reproducibility: the r-th read of item i is augmented from (seed, i, r), whichever worker
+    reads it. r comes from a per-index draw counter in shared memory (a torch tensor the
+    DataLoader's workers share), not from the epoch: the epoch reaches a Dataset only through
+    `set_epoch`, which Trainer calls in the main process, so workers that persist across epochs
+    would keep a stale copy, and a per-worker counter would depend on which worker drew which
+    index. A sampler that visits each index once per epoch makes r the epoch. `set_epoch(e)`
+    (Hugging Face Trainer calls it before every epoch, also after a resume) raises every counter
+    to at least e, so a resumed run does not replay the draws of the epochs it already trained.
     """
 
     def __init__(
@@ -193,9 +207,15 @@ class SpeechDataset(Dataset):
         tokenizer: EchoTokenizer,
         max_seconds: float | None = None,
         speed_perturb: tuple[float, float] | None = None,
+        augment: str | AugmentConfig | None = None,
+        seed: int = 0,
     ) -> None:
         if speed_perturb is not None and not 0 < speed_perturb[0] <= speed_perturb[1]:
             raise ValueError(f"speed perturbation needs 0 < low <= high, got {speed_perturb}")
+        config = augment_config(augment) if isinstance(augment, str) else augment
+        config = config or augment_config("none")
+        if speed_perturb is not None:
+            config = replace(config, speed_prob=1.0, speed=tuple(map(float, speed_perturb)))
         durations: list[float | None] = []
         self.unreadable: list[str] = []  # rows left out because their audio cannot be read
         from echo_edge.audio import check_audio_file
@@ -217,22 +237,30 @@ class SpeechDataset(Dataset):
         self.dropped = len(rows) - len(keep) - len(self.unreadable)  # longer than max_seconds
         self.tokenizer = tokenizer
         self.speed_perturb = speed_perturb
+        self.augmenter = Augmenter(config, seed, rows=self.rows) if config.active else None
+        self.draws = None  # (len,) int64 in shared memory: reads of each item so far
+        if self.augmenter is not None:
+            import torch
+
+            self.draws = torch.zeros(len(self.rows), dtype=torch.int64).share_memory_()
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Every item's next draw is at least `epoch` (Trainer calls this before each epoch)."""
+        if self.draws is not None:
+            self.draws.clamp_(min=int(epoch))
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         from echo_edge.audio import load_audio
 
         row = self.rows[index]
         samples = load_audio(row["audio"], sample_rate=SAMPLE_RATE)
-        if self.speed_perturb is not None:
-            import torch
-
-            from echo_edge.corpus.augment import speed_perturb
-
-            factor = float(torch.empty(()).uniform_(*self.speed_perturb))
-            samples = speed_perturb(samples, factor, SAMPLE_RATE)
+        if self.augmenter is not None:
+            draw = int(self.draws[index])
+            self.draws[index] = draw + 1
+            samples, _ = self.augmenter(samples, index, draw)
         labels = self.tokenizer.encode(row["text"]) + [self.tokenizer.eos_id]
         return {"input_values": np.asarray(samples, dtype=np.float32), "labels": labels}
 

@@ -181,12 +181,15 @@ def training_rows(manifests: list[str], hold_out: list[str]) -> list[dict]:
 
 
 def training_dataset(rows: list[dict], tokenizer: EchoTokenizer, args: argparse.Namespace):  # noqa: ANN201
-    """SpeechDataset of the rows that can be read and are at most --max-seconds long."""
+    """SpeechDataset of the rows that can be read and are at most --max-seconds long, with
+    the --augment chain (seeded by --seed) and --speed-perturb on every read."""
     dataset = SpeechDataset(
         rows,
         tokenizer,
         max_seconds=args.max_seconds,
         speed_perturb=tuple(args.speed_perturb) if args.speed_perturb else None,
+        augment=args.augment,
+        seed=args.seed,
     )
     if dataset.unreadable:
         summary = skipped_summary(dataset.unreadable, len(rows))

@@ -75,6 +75,16 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         help="play each training item at a speed drawn from [LOW, HIGH] anew every epoch "
         "(e.g. 0.85 1.15); default off",
     )
+    # --- online waveform augmentation (echo_edge/corpus/online.py, bench/results/augment) ---
+    # The choices are echo_edge.corpus.online.PRESETS (a test keeps them equal).
+    p.add_argument(
+        "--augment",
+        default="none",
+        choices=("none", "light", "full"),
+        help="waveform augmentation drawn anew on every read of a training item, seeded by "
+        "--seed: speed, simulated rooms, babble, noise, telephone and lossy codecs, gain "
+        "(none: off; light; full)",
+    )
     p.add_argument("--batch-size", type=POSITIVE_INT, default=16, help="utterances per device step")
     p.add_argument(
         "--lr",

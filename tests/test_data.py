@@ -159,16 +159,22 @@ def test_speed_perturbation_draws_a_new_factor_per_read(librispeech: Path) -> No
     tok = build_char_tokenizer()
     rows = read_librispeech(librispeech)
     plain = SpeechDataset(rows, tok)[0]
-    ds = SpeechDataset(rows, tok, speed_perturb=(0.8, 1.25))
-    torch.manual_seed(3)
-    sizes = [ds[0]["input_values"].size for _ in range(8)]
+
+    def sizes(seed: int) -> list[int]:
+        ds = SpeechDataset(rows, tok, speed_perturb=(0.8, 1.25), seed=seed)
+        return [ds[0]["input_values"].size for _ in range(8)]
+
+    drawn = sizes(3)
     n = plain["input_values"].size
-    assert all(n / 1.25 - 2 <= k <= n / 0.8 + 2 for k in sizes)  # resampled by the factor
-    assert len(set(sizes)) > 4  # a fresh draw on every read, not one per row
-    assert min(sizes) < n < max(sizes)  # both faster and slower within 8 draws (seeded)
-    torch.manual_seed(3)
-    assert [ds[0]["input_values"].size for _ in range(8)] == sizes  # torch's RNG decides
+    assert all(n / 1.25 - 2 <= k <= n / 0.8 + 2 for k in drawn)  # resampled by the factor
+    assert len(set(drawn)) > 4  # a fresh draw on every read, not one per row
+    assert min(drawn) < n < max(drawn)  # both faster and slower within 8 draws (seeded)
+    assert sizes(3) == drawn and sizes(4) != drawn  # the dataset's seed decides
+    ds = SpeechDataset(rows, tok, speed_perturb=(0.8, 1.25))
     assert ds[0]["labels"] == plain["labels"] and ds.lengths == SpeechDataset(rows, tok).lengths
+    assert ds.augmenter.config.speed == (0.8, 1.25) and ds.augmenter.config.speed_prob == 1.0
+    full = SpeechDataset(rows, tok, speed_perturb=(0.9, 0.95), augment="full").augmenter.config
+    assert full.speed == (0.9, 0.95) and full.speed_prob == 1.0 and full.noise_prob > 0
     with pytest.raises(ValueError, match="0 < low <= high"):
         SpeechDataset(rows, tok, speed_perturb=(1.2, 0.9))
 
