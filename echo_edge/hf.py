@@ -87,6 +87,7 @@ class EchoForSpeechSeq2Seq(PreTrainedModel):
             eos_token_id=C.EOS_ID,
             decoder_start_token_id=C.BOS_ID,
         )
+        self.feature_augment = None  # training-only feature augmentation (set by echo_edge.train)
         self.post_init()
 
     @classmethod
@@ -124,9 +125,17 @@ class EchoForSpeechSeq2Seq(PreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         decoder_input_ids: torch.Tensor | None = None,
+        mel: torch.Tensor | None = None,
+        pitch: torch.Tensor | None = None,
+        silence: torch.Tensor | None = None,
         **_: object,
     ) -> dict[str, torch.Tensor]:
-        return self.echo(input_values, attention_mask, labels, decoder_input_ids)
+        """Echo.forward; mel/pitch/silence: a batch of cached features (echo_edge/feature_cache),
+        and `feature_augment` (echo_edge/specaugment), if set, in training mode only."""
+        cached = (mel, pitch, silence) if mel is not None else None
+        return self.echo(
+            input_values, attention_mask, labels, decoder_input_ids, cached, self.feature_augment
+        )
 
     @torch.no_grad()
     def generate(

@@ -10,6 +10,7 @@ Trainer wrapper (and AutoModel registration) lives in echo_edge.hf. For a quick 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,17 +88,25 @@ class Echo(nn.Module):
 
     # --- the three exported pieces -------------------------------------------------------
     def features(
-        self, input_values: torch.Tensor, attention_mask: torch.Tensor | None = None
+        self,
+        input_values: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        cached: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
     ) -> Features:
         """Waveform (B, N) in [-1, 1] (+ sample mask (B, N)) -> the frontend's streams.
 
         DC is removed first, with the runtime's own causal filter, so the reference and a
         bundle see the same audio; padding stays zero, as past the end of a single utterance.
+        `cached`: (mel, pitch, silence) of this batch from echo_edge/feature_cache.py
+        (training), used instead of running the frontend.
         """
         input_values = remove_dc_rows(input_values)  # (B, N)
         if attention_mask is not None:  # the filter's tail must not leak into the padding
             input_values = input_values * attention_mask.to(input_values.dtype)
-        mel, pitch, _energy, silence = self.frontend.compute(input_values)  # bounded memory
+        if cached is None:
+            mel, pitch, _energy, silence = self.frontend.compute(input_values)  # bounded memory
+        else:
+            mel, pitch, silence = cached  # (B, 80, T), (B, 3, T), (B, T)
         frames = mel.shape[-1]
         wave = F.pad(input_values, (0, frames * C.HOP - input_values.shape[1]))  # (B, T*HOP)
         if attention_mask is None:
@@ -137,13 +146,20 @@ class Echo(nn.Module):
         attention_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         decoder_input_ids: torch.Tensor | None = None,
+        cached: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+        augment: Callable[[Features], Features] | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Teacher-forced pass: one decode_step over the whole sequence at offset 0."""
+        """Teacher-forced pass: one decode_step over the whole sequence at offset 0.
+
+        Training only: `cached` features (see `features`) and `augment`, a feature-space
+        augmentation (echo_edge/specaugment.py) applied in training mode and never in eval."""
         if decoder_input_ids is None:
             if labels is None:
                 raise ValueError("forward needs labels or decoder_input_ids")
             decoder_input_ids = shift_right(labels)
-        f = self.features(input_values, attention_mask)
+        f = self.features(input_values, attention_mask, cached)
+        if augment is not None and self.training:
+            f = augment(f)
         states, cross_bias = self.encoder(f.mel, f.pitch, f.silence, f.wave, f.frame_mask)
         cross_k, cross_v = self.decoder.cross_kv(states)
         batch, length = decoder_input_ids.shape

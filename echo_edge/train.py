@@ -32,9 +32,11 @@ from echo_edge.data import (
     skipped_summary,
 )
 from echo_edge.decoding import strip_special
+from echo_edge.feature_cache import CachedCollator, CachedFeatureDataset, FeatureCache
 from echo_edge.hf import EchoForSpeechSeq2Seq, EchoHFConfig
 from echo_edge.metrics import TokenStats, char_error_rate, word_error_rate
 from echo_edge.model import Echo
+from echo_edge.specaugment import FeatureAugment, SpecAugmentOptions
 from echo_edge.text import normalize_text
 from echo_edge.tokenizer import EchoTokenizer, default_tokenizer
 
@@ -212,8 +214,43 @@ def check_out_dir(out: str) -> None:
         raise ValueError(f"--out {out}: the directory is not writable")
 
 
+class TrainArgsError(ValueError):
+    """Flags that do not go together: one line, exit status 2 (usage)."""
+
+    exit_status = 2
+
+
+def check_throughput_args(args: argparse.Namespace) -> None:
+    """--feature-cache keeps one rendering of each utterance: not with waveform augmentation."""
+    if args.feature_cache:
+        changing = [
+            flag
+            for flag, value in (
+                ("--speed-perturb", args.speed_perturb),
+                ("--augment", args.augment != "none"),
+            )
+            if value
+        ]
+        if changing:
+            raise TrainArgsError(
+                f"--feature-cache cannot be used with {' '.join(changing)}: waveform "
+                "augmentation changes the features every epoch (use --spec-augment/--vtlp)"
+            )
+
+
+def feature_augment(args: argparse.Namespace) -> FeatureAugment | None:
+    """The training-only feature augmentation that --spec-augment and --vtlp ask for."""
+    if not args.spec_augment and not args.vtlp:
+        return None
+    vtlp = tuple(args.vtlp) if args.vtlp else None
+    if vtlp is not None and vtlp[0] > vtlp[1]:
+        raise TrainArgsError(f"--vtlp {vtlp[0]:g} {vtlp[1]:g}: LOW must not exceed HIGH")
+    return FeatureAugment(SpecAugmentOptions() if args.spec_augment else None, vtlp)
+
+
 def build_trainer(args: argparse.Namespace, config: EchoConfig | None = None) -> EchoTrainer:
     """Trainer for the parsed `echo-edge train` arguments; `config` overrides the preset."""
+    check_throughput_args(args)
     tokenizer = default_tokenizer()
     train_ds = training_dataset(training_rows(args.train, args.hold_out), tokenizer, args)
     dev_rows = read_manifest(args.dev, [], check_audio=True)[: args.max_eval] if args.dev else []
@@ -229,6 +266,8 @@ def build_trainer(args: argparse.Namespace, config: EchoConfig | None = None) ->
         cfg = config or config_from_args(args, tokenizer.vocab_size)
         model = EchoForSpeechSeq2Seq(EchoHFConfig(echo=cfg.to_dict()))
     cuda = torch.cuda.is_available()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     targs = Seq2SeqTrainingArguments(
         output_dir=args.out,
         per_device_train_batch_size=args.batch_size,
@@ -245,7 +284,8 @@ def build_trainer(args: argparse.Namespace, config: EchoConfig | None = None) ->
         save_steps=args.eval_steps,
         save_total_limit=2,
         predict_with_generate=True,
-        bf16=cuda and torch.cuda.is_bf16_supported(),
+        bf16=(cuda and torch.cuda.is_bf16_supported()) or args.bf16,
+        use_cpu=not cuda,  # Trainer takes bf16 on a CPU only when told it runs there
         dataloader_num_workers=args.workers,
         remove_unused_columns=False,
         report_to=[],
@@ -253,13 +293,20 @@ def build_trainer(args: argparse.Namespace, config: EchoConfig | None = None) ->
         optim="adamw_torch",
         dataloader_pin_memory=False,
     )
+    collator = SpeechCollator(pad_to_seconds=args.pad_to_seconds)
+    if args.feature_cache:
+        train_ds = CachedFeatureDataset(
+            train_ds, FeatureCache(args.feature_cache, model.echo.config)
+        )
+        collator = CachedCollator(pad_to_seconds=args.pad_to_seconds)
+    model.feature_augment = feature_augment(args)
     stats = TokenStats(tokenizer.vocab_size)
     return EchoTrainer(
         model=model,
         args=targs,
         train_dataset=train_ds,
         eval_dataset=dev_ds,
-        data_collator=SpeechCollator(pad_to_seconds=args.pad_to_seconds),
+        data_collator=collator,
         compute_metrics=make_compute_metrics(tokenizer, stats),
         callbacks=[LearnedParamsCallback()],
         token_stats=stats,

@@ -123,6 +123,41 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         "--max-eval", type=POSITIVE_INT, default=200, help="dev utterances per evaluation"
     )
     p.add_argument("--workers", type=workers_arg, default=2, help="data loader workers")
+    # --- throughput and feature-space augmentation (bench/results/train-throughput) ---
+    p.add_argument(
+        "--threads",
+        type=number(0, 1024, integer=True),
+        default=0,
+        help="torch intra-op threads of the training process (0: torch's default)",
+    )
+    p.add_argument(
+        "--bf16",
+        action="store_true",
+        help="bf16 autocast on CPU too (CUDA uses bf16 where supported regardless); the "
+        "frontend stays fp32",
+    )
+    p.add_argument(
+        "--feature-cache",
+        metavar="DIR",
+        help="compute log-mel, pitch, energy and silence once per utterance and keep them in "
+        "DIR (keyed by the audio file and the frontend config); training then reads them "
+        "instead of running the frontend. Not with waveform-domain augmentation "
+        "(--augment, --speed-perturb), which changes the features every epoch",
+    )
+    p.add_argument(
+        "--spec-augment",
+        action="store_true",
+        help="SpecAugment on the log-mel in training: time and frequency masks "
+        "(echo_edge/specaugment.py defaults); eval and export are untouched",
+    )
+    p.add_argument(
+        "--vtlp",
+        type=number(0.5, 2.0),
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="vocal-tract-length perturbation in training: warp the mel axis by a factor "
+        "drawn per utterance from [LOW, HIGH] (e.g. 0.9 1.1); default off",
+    )
     p.add_argument(
         "--seed",
         type=number(0, 2**32 - 1, integer=True),
