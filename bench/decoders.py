@@ -1,10 +1,12 @@
 """Attention greedy, CTC greedy and joint CTC/attention greedy side by side on one bundle.
 
 Each utterance is encoded once (frontend + encoder, not timed); then every decoder runs on
-the same encoder output and its decoding time alone is measured. WER and CER on the festival
-cross-engine manifest (by voice) and on verify's default set (by engine and condition).
+the same encoder output and its decoding time alone is measured, per utterance and per
+decoder call (one call per token, eos included). WER and CER on the festival cross-engine
+manifest (by voice) and on verify's default set (by engine and condition).
 
     python bench/decoders.py --out bench/results/decoders
+    python bench/decoders.py --sets verify --weights 0.4 --json   # the runtime's default λ
 """
 
 from __future__ import annotations
@@ -27,16 +29,16 @@ BASELINE = "attention"  # what the runtime does now; ΔWER is measured against i
 
 
 def decoders(weights: list[float], top_k: int) -> dict:
-    """name -> fn(backend, cross, cap) -> token ids."""
+    """name -> fn(backend, cross, cap) -> (token ids, decoder calls)."""
     from echo_edge.runtime.ctc import ctc_greedy, joint_greedy_decode
     from echo_edge.runtime.decoding import greedy_decode
 
     out = {
-        "attention": lambda b, x, cap: greedy_decode(b, x, cap)[0],
-        "ctc": lambda b, x, cap: ctc_greedy(x.ctc),
+        "attention": lambda b, x, cap: greedy_decode(b, x, cap),
+        "ctc": lambda b, x, cap: (ctc_greedy(x.ctc), 0),
     }
     for w in weights:
-        out[f"joint-{w:g}"] = lambda b, x, cap, w=w: joint_greedy_decode(b, x, cap, w, top_k)[0]
+        out[f"joint-{w:g}"] = lambda b, x, cap, w=w: joint_greedy_decode(b, x, cap, w, top_k)
     return out
 
 
@@ -78,11 +80,12 @@ def run(utterances: list[dict], bundle: Path, weights: list[float], top_k: int) 
         cross = recognizer.encode(f.mel[None], f.pitch[None], f.silence[None], f.wave[None])
         cap = token_cap(seconds, DecodingOptions(), recognizer.config)
         row = {k: u[k] for k in ("set", "id", "group", "ref")} | {"seconds": seconds, "hyp": {}}
-        row["ms"] = {}
+        row["ms"], row["calls"] = {}, {}
         for name, fn in fns.items():
             t0 = time.perf_counter()
-            ids = fn(recognizer.backend, cross, cap)
+            ids, calls = fn(recognizer.backend, cross, cap)
             row["ms"][name] = 1000 * (time.perf_counter() - t0)
+            row["calls"][name] = calls
             row["hyp"][name] = recognizer.tokenizer.decode(ids)
         rows.append(row)
     recognizer.close()
@@ -113,6 +116,9 @@ def summarise(rows: list[dict]) -> dict:
                     "wer": round(100 * word_error_rate(refs, hyps), 1),
                     "cer": round(100 * char_error_rate(refs, hyps), 1),
                     "ms": round(sum(r["ms"][name] for r in items) / len(items), 2),
+                    # Decoding ms per decoder call (a token or the final eos); None for CTC
+                    # greedy, which makes no decoder call.
+                    "ms_per_token": ms_per_call(items, name),
                     # Hypothesis words per reference word: > 1 where a decoder babbles.
                     # Paired bootstrap ΔWER points against attention greedy, 95 % interval.
                     "delta": delta_wer(base, word_errors(refs, hyps)),
@@ -122,6 +128,12 @@ def summarise(rows: list[dict]) -> dict:
                 }
         out[name_set] = table
     return out
+
+
+def ms_per_call(items: list[dict], name: str) -> float | None:
+    """Total decoding ms over total decoder calls of `name` on `items` (None: no calls)."""
+    calls = sum(r.get("calls", {}).get(name, 0) for r in items)
+    return round(sum(r["ms"][name] for r in items) / calls, 3) if calls else None
 
 
 def markdown(summary: dict, command: str, machine: str) -> str:
@@ -179,17 +191,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE, help="bundle directory")
     parser.add_argument("--festival", type=Path, default=DEFAULT_FESTIVAL, help="JSONL manifest")
+    parser.add_argument(
+        "--sets",
+        nargs="+",
+        choices=("festival", "verify"),
+        default=["festival", "verify"],
+        help="the eval sets to decode",
+    )
     parser.add_argument("--limit", type=int, default=None, help="first N of each set only")
     parser.add_argument("--weights", type=float, nargs="+", default=[0.3, 0.5], help="CTC λ")
     parser.add_argument("--top-k", type=int, default=5, help="attention candidates per step")
     parser.add_argument("--out", type=Path, default=None, help="write README.md and report.json")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args(argv)
-    if not args.festival.is_file():
+    if "festival" in args.sets and not args.festival.is_file():
         print(f"error: {args.festival} is missing: python bench/peer.py festival --out "
               f"{args.festival.parent} --count 60 --seed 7", file=sys.stderr)  # fmt: skip
         return 1
-    utterances = festival_utterances(args.festival, args.limit) + verify_utterances(args.limit)
+    utterances = festival_utterances(args.festival, args.limit) if "festival" in args.sets else []
+    utterances += verify_utterances(args.limit) if "verify" in args.sets else []
     rows = run(utterances, args.bundle, args.weights, args.top_k)
     summary = summarise(rows)
     command = "python bench/decoders.py " + " ".join(argv if argv is not None else sys.argv[1:])
