@@ -49,6 +49,7 @@ BOOLS = (
     "pitch_bias",
     "betweenness",
     "cross_gate",
+    "level_norm",
 )
 
 
@@ -89,6 +90,9 @@ class EchoConfig:
     f0_min: float = C.F0_MIN
     f0_max: float = C.F0_MAX
     silence_dbfs: float = C.SILENCE_DBFS
+    # Bring the encoder's input to the training corpus's speech level, from the utterance's
+    # own frames (echo_edge/level.py); off: the frontend's fixed map alone, as before.
+    level_norm: bool = False
     extra: dict = field(default_factory=dict)  # free-form notes (training data, run id)
 
     def __post_init__(self) -> None:

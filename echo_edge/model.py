@@ -32,8 +32,8 @@ from echo_edge.decoding import (
     strip_special,
     token_budget,
 )
-from echo_edge.encoder import Encoder
 from echo_edge.frontend import Frontend
+from echo_edge.level import encoder_class
 from echo_edge.runtime.highpass import remove_dc
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class Echo(nn.Module):
         self.frontend = Frontend(
             f0_min=config.f0_min, f0_max=config.f0_max, silence_dbfs=config.silence_dbfs
         )
-        self.encoder = Encoder(config)
+        self.encoder = encoder_class(config)(config)  # level_norm: echo_edge/level.py
         self.decoder = Decoder(config)
         # Auxiliary CTC head (training only; blank = pad id, which never occurs in labels).
         self.ctc_head = nn.Linear(config.d_model, config.vocab_size) if config.ctc_weight else None

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from echo_edge import constants as C
+from echo_edge.level import LEVEL_MODULE
 from echo_edge.model import Echo
 from echo_edge.runtime.bundle import CTC_OUTPUT, GRAPH_INPUTS, GRAPH_OUTPUTS, GRAPHS
 
@@ -31,6 +32,9 @@ MIN_FRAMES = 3  # torch.export specialises sizes 0 and 1; 3 frames = 20 ms
 # The stem that must stay fp32 in every reduced-precision graph (its 400-tap filters see raw
 # samples); exporters match its nodes by this module path.
 WAVEFORM_STEM = "encoder.blend.stems.waveform"
+# Every module kept fp32 in reduced-precision graphs: the waveform stem and the level
+# normalisation's spectrum (echo_edge/level.py; power spectra span 16 decades).
+FP32_MODULES = (WAVEFORM_STEM, LEVEL_MODULE)
 CTC_HEAD = "ctc_head"  # module path of the auxiliary CTC head (EncoderGraph, Echo)
 
 

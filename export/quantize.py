@@ -32,7 +32,7 @@ from onnxruntime.quantization import (
 from tqdm import tqdm
 
 from echo_edge import constants as C
-from echo_edge.export.graphs import WAVEFORM_STEM
+from echo_edge.export.graphs import FP32_MODULES
 from echo_edge.model import Echo
 from echo_edge.runtime.bundle import GRAPH_INPUTS
 from echo_edge.tokenizer import EchoTokenizer
@@ -163,12 +163,13 @@ def to_feeds(graph: str, inputs: Sequence[tuple[torch.Tensor, ...]]) -> list[dic
 
 
 def waveform_stem_nodes(model_proto: object) -> list[str]:
-    """Names of the ONNX nodes exported from the waveform stem (kept fp32 everywhere)."""
-    stem = WAVEFORM_STEM + ":"  # module paths in the exporter's namespace metadata
+    """Names of the ONNX nodes exported from FP32_MODULES (the waveform stem, the level
+    normalisation's spectrum): kept fp32 everywhere."""
+    stems = [m + ":" for m in FP32_MODULES]  # module paths in the exporter's namespace metadata
     names = []
     for node in model_proto.graph.node:  # type: ignore[attr-defined]
         meta = {p.key: p.value for p in node.metadata_props}
-        if stem in meta.get("namespace", ""):
+        if any(stem in meta.get("namespace", "") for stem in stems):
             names.append(node.name)
     return names
 
