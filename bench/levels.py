@@ -151,6 +151,30 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def corpus_levels(manifests: list[Path], rows: int = 600, seed: int = 0) -> dict:
+    """Speech level (dBFS) of `rows` random rows of each manifest: median, p10, p90."""
+    import random
+
+    from echo_edge.audio import load_audio
+    from echo_edge.runtime.highpass import remove_dc
+
+    out = {}
+    for manifest in manifests:
+        items = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+        random.Random(seed).shuffle(items)
+        levels = [
+            speech_level(remove_dc(load_audio(manifest.parent / r["audio"]))) for r in items[:rows]
+        ]
+        out[str(manifest)] = {
+            "rows": len(levels),
+            **{k: round(float(np.percentile(levels, q)), 1) for k, q in QUANTILES.items()},
+        }
+    return out
+
+
+QUANTILES = {"median": 50, "p10": 10, "p90": 90}
+
+
 def parse_bundle(text: str) -> tuple[str, str]:
     name, sep, path = text.partition("=")
     if not sep or not name or not Path(path).is_dir():
@@ -172,7 +196,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--festival", type=Path, default=DEFAULT_FESTIVAL, help="manifest")
     parser.add_argument("--no-festival", action="store_true")
     parser.add_argument("--out", type=Path, help="directory for levels.json and levels.md")
+    parser.add_argument(
+        "--corpus-level",
+        type=Path,
+        nargs="+",
+        metavar="MANIFEST",
+        help="only print the speech level of 600 random rows of each training manifest",
+    )
     args = parser.parse_args(argv)
+    if args.corpus_level:
+        try:
+            print(json.dumps(corpus_levels(args.corpus_level), indent=2))
+        except (OSError, ValueError, KeyError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        return 0
     if args.limit < 1:
         parser.error("--limit must be >= 1")
     if args.no_festival or not args.festival.is_file():
