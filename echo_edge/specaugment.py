@@ -74,6 +74,7 @@ def spec_augment(
         start = _uniform_int(1, batch, generator, (real.long() - width).clamp_min(0) + 1)
         inside = (frame_idx[None] >= start[:, None]) & (frame_idx[None] < (start + width)[:, None])
         keep &= ~inside[:, None, :]
+    keep |= frame_mask[:, None, :] < 0.5  # padding frames stay as the frontend made them
     return torch.where(keep, mel, mean[:, None, None].to(mel.dtype))
 
 
