@@ -117,6 +117,34 @@ def measure(train_argv: list[str], steps: int, warmup: int) -> dict:
     }
 
 
+def check_bf16(manifest: Path, batch_size: int) -> dict:
+    """Loss and logits of one batch in fp32 and under CPU bf16 autocast (frontend fp32 in
+    both), on the shipped model: how far bf16 moves what training optimises."""
+    import torch
+
+    from echo_edge.data import SpeechCollator, SpeechDataset, read_manifest
+    from echo_edge.model import Echo
+
+    model = Echo.from_pretrained()  # eval mode: no augmentation, deterministic
+    rows = read_manifest(manifest)[:batch_size]
+    ds = SpeechDataset(rows, model.tokenizer)
+    batch = SpeechCollator()([ds[i] for i in range(len(ds))])
+    out = {}
+    for name, enabled in (("fp32", False), ("bf16", True)):
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
+            out[name] = model(batch["input_values"], batch["attention_mask"], batch["labels"])
+    real = batch["labels"] != -100
+    a, b = out["fp32"]["logits"].float(), out["bf16"]["logits"].float()
+    return {
+        "loss_fp32": round(float(out["fp32"]["loss"]), 5),
+        "loss_bf16": round(float(out["bf16"]["loss"]), 5),
+        "loss_rel_diff": round(float(abs(out["bf16"]["loss"] / out["fp32"]["loss"] - 1)), 5),
+        "logits_max_abs_diff": round(float((a - b)[real].abs().max()), 4),
+        "logits_range": round(float(a[real].max() - a[real].min()), 2),
+        "argmax_agreement": round(float((a.argmax(-1) == b.argmax(-1))[real].float().mean()), 4),
+    }
+
+
 def main() -> int:
     argv = sys.argv[1:]
     train_argv = argv[argv.index("--") + 1 :] if "--" in argv else []
@@ -132,7 +160,16 @@ def main() -> int:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--label", default="", help="a name for this configuration in the output")
     p.add_argument("--out", help="append the result as one JSON line to this file")
+    p.add_argument(
+        "--check-bf16", action="store_true", help="compare one batch's loss in fp32 and bf16"
+    )
     a = p.parse_args(own)
+    if a.check_bf16:
+        if not a.manifest:
+            print("train_throughput: --check-bf16 needs --manifest", file=sys.stderr)
+            return 2
+        print(json.dumps(check_bf16(Path(a.manifest), a.batch_size)))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         manifest = Path(a.manifest) if a.manifest else synth_manifest(tmp / "synth", a.synth_hours)

@@ -63,7 +63,9 @@ class FeatureCache:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise ValueError(f"--feature-cache {directory}: cannot create ({e.strerror or e})") from None
+            raise ValueError(
+                f"--feature-cache {directory}: cannot create ({e.strerror or e})"
+            ) from None
         if not os.access(self.directory, os.W_OK):
             raise ValueError(f"--feature-cache {directory}: the directory is not writable")
 
