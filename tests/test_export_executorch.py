@@ -68,7 +68,8 @@ def encoder_inputs(model: Echo, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
 
 
 def eager_ids(model: Echo, x: torch.Tensor) -> list[int]:
-    ids = model.generate(x)[0].tolist()
+    """Eager attention greedy (ctc_weight 0), the search `greedy_ids` runs on the methods."""
+    ids = model.generate(x, options=DecodingOptions(ctc_weight=0.0))[0].tolist()
     return ids[: ids.index(C.EOS_ID) + 1] if C.EOS_ID in ids else ids
 
 

@@ -108,7 +108,8 @@ def greedy_ids(graphs: Graphs, model: Echo, x: torch.Tensor) -> list[int]:
 
 
 def eager_ids(model: Echo, x: torch.Tensor) -> list[int]:
-    ids = model.generate(x)[0].tolist()
+    """Eager attention greedy (ctc_weight 0), the search `greedy_ids` runs on the graphs."""
+    ids = model.generate(x, options=DecodingOptions(ctc_weight=0.0))[0].tolist()
     return ids[: ids.index(C.EOS_ID) + 1] if C.EOS_ID in ids else ids
 
 
