@@ -35,7 +35,13 @@ from echo_edge.runtime.alignment import Word, word_times
 from echo_edge.runtime.backend import Backend, BackendError, CrossAttention, load_backend
 from echo_edge.runtime.bundle import TOKENIZER_NAME, BundleError, Manifest, read_bundle
 from echo_edge.runtime.ctc import joint_greedy_decode
-from echo_edge.runtime.decoding import DecodingOptions, confidence, greedy_decode, token_cap
+from echo_edge.runtime.decoding import (
+    CTC_WEIGHT,
+    DecodingOptions,
+    confidence,
+    greedy_decode,
+    token_cap,
+)
 from echo_edge.runtime.highpass import remove_dc
 from echo_edge.runtime.stream import FrameBlock, IncrementalFrontend, Result, Stream, StreamOptions
 from echo_edge.runtime.token_table import TokenTable, TokenTableError
@@ -210,7 +216,10 @@ class Recognizer:
                 self.backend, cross, cap, options.ctc_weight, options.ctc_top_k, logprobs
             )
             return Decoded(tokens, calls, cross.ctc)
-        if final and options.ctc_weight > 0 and not self._warned_no_ctc:
+        # The default weight quietly means attention greedy on a bundle without CTC; a weight
+        # the caller chose is worth one warning.
+        chosen = options.ctc_weight not in (0.0, CTC_WEIGHT)
+        if final and chosen and not self._warned_no_ctc:
             self._warned_no_ctc = True
             warnings.warn(
                 f"bundle {self.manifest.path} has no CTC head (no CTC log-probs): "

@@ -152,10 +152,11 @@ def add_transcribe_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     decoding.add_argument(
         "--ctc-weight",
         type=number(0.0, 1.0, below=True),
-        default=d.decoding.ctc_weight,
+        default=None,
         help="weight of the CTC prefix score in joint CTC/attention greedy decoding of finals "
-        "(the default was picked on a dev split; partials stay attention greedy); 0: attention "
-        "greedy only. A bundle without CTC log-probs decodes with attention greedy",
+        f"(default {d.decoding.ctc_weight:g}, picked on a dev split; partials stay attention "
+        "greedy); 0: attention greedy only. A bundle without CTC log-probs decodes with "
+        "attention greedy (a weight given here then gets one warning)",
     )
     return parser
 
@@ -168,7 +169,9 @@ def stream_options(args: argparse.Namespace, live: bool) -> StreamOptions:
         trailing_silence_seconds=args.trailing_silence,
         max_utterance_seconds=args.max_utterance,
         partial_interval_seconds=args.partial_interval if live else 0.0,
-        decoding=DecodingOptions(ctc_weight=args.ctc_weight),
+        decoding=DecodingOptions()
+        if args.ctc_weight is None
+        else DecodingOptions(ctc_weight=args.ctc_weight),
     )
 
 
@@ -374,7 +377,10 @@ def run_transcribe(args: argparse.Namespace) -> int:
         raise TranscribeUsageError("--device needs --mic")
     bundle = Path(args.bundle) if args.bundle else no_bundle_given()
     recognizer = Recognizer.from_bundle(bundle, providers=args.providers, threads=args.threads)
-    if args.ctc_weight > 0 and not recognizer.backend.has_ctc:  # said once, as a CLI line
+    chosen = args.ctc_weight is not None
+    if not chosen:  # the default: joint where the bundle has CTC log-probs, quietly
+        args.ctc_weight = DecodingOptions().ctc_weight if recognizer.backend.has_ctc else 0.0
+    if chosen and args.ctc_weight > 0 and not recognizer.backend.has_ctc:  # said once
         print(
             f"{WARNING_PREFIX} bundle {bundle} has no CTC head: --ctc-weight "
             f"{args.ctc_weight:g} ignored, finals decode with attention greedy "

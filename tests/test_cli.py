@@ -278,7 +278,7 @@ def test_verify_summary_gives_each_figure_its_bound_and_labels_durations() -> No
         },
     }
     line = summary_line(report)
-    assert line.startswith("verify: PASS on 4 utterances (11.6 s of audio)")
+    assert line.startswith("verify: PASS on 4 utterances (11.6 s of audio, attention greedy)")
     assert "transcripts identical 0.25 (reported, not gated)" in line
     assert "ΔWER +0.00 points (bound <= 0.5)" in line
     assert "logits rel err 0.05 (bound <= 0.15)" in line
