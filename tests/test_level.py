@@ -134,10 +134,11 @@ def test_off_is_the_plain_encoder_bit_for_bit() -> None:
         assert not torch.allclose(on.encode(*args)[0], got[0], atol=1e-3)  # on does act
 
 
-def test_shipped_config_keeps_it_off_and_the_field_is_checked() -> None:
+def test_shipped_config_turns_it_on_and_the_field_is_checked() -> None:
+    """The shipped model (stage 5) was trained with level_norm on; a new config keeps it off."""
     from echo_edge.checkpoint import DEFAULT_CHECKPOINT
 
-    assert EchoConfig.load(DEFAULT_CHECKPOINT / "config.json").level_norm is False
+    assert EchoConfig.load(DEFAULT_CHECKPOINT / "config.json").level_norm is True
     assert EchoConfig().level_norm is False
     with pytest.raises(ValueError, match="level_norm must be true or false"):
         EchoConfig(level_norm="yes")  # type: ignore[arg-type]
