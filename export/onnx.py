@@ -28,6 +28,7 @@ import onnxscript
 import torch
 
 from echo_edge.export.graphs import (
+    FP32_MODULES,
     BackendExport,
     dynamic_shapes,
     example_inputs,
@@ -75,12 +76,21 @@ def metadata_props(model: Echo, graph: str, precision: str) -> dict[str, str]:
 def set_metadata(path: Path, props: dict[str, str]) -> None:
     """Replace a saved model's metadata_props with `props`, re-check and re-save it.
 
-    Of the exporter's per-node metadata only the module path ("namespace", which picks the
-    fp32 nodes when graphs are converted again) is kept: stack traces name this machine's
-    files."""
+    Of the exporter's per-node metadata only the module path ("namespace") of the nodes
+    exported from FP32_MODULES is kept: it picks the fp32 nodes when graphs are converted
+    again (export.quantize.waveform_stem_nodes). Stack traces name this machine's files, and
+    the other nodes' paths are 0.23 MB of the shipped int8 bundle that nothing reads. The
+    exporter's value_info (intermediate shapes) goes too: ONNX Runtime and the quantiser
+    infer shapes themselves."""
     proto = onnx.load(str(path))
+    del proto.graph.value_info[:]
+    fp32_paths = [m + ":" for m in FP32_MODULES]
     for node in proto.graph.node:
-        keep = [(p.key, p.value) for p in node.metadata_props if p.key == "namespace"]
+        keep = [
+            (p.key, p.value)
+            for p in node.metadata_props
+            if p.key == "namespace" and any(m in p.value for m in fp32_paths)
+        ]
         del node.metadata_props[:]
         for key, value in keep:
             node.metadata_props.add(key=key, value=value)
