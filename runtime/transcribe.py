@@ -56,8 +56,11 @@ class TranscribeUsageError(TranscribeError):
     exit_status = EXIT_USAGE
 
 
-def default_bundle(log: TextIO = sys.stderr) -> Path:
-    """The shipped model's ONNX fp32 bundle: built on first use, then read from the cache."""
+def default_bundle(log: TextIO | None = None) -> Path:
+    """The shipped model's ONNX fp32 bundle: built on first use, then read from the cache.
+
+    `log` (default: sys.stderr as it is at the call, not at import) gets the progress lines."""
+    log = log or sys.stderr
     from echo_edge.checkpoint import checkpoint_sha256
     from echo_edge.runtime.bundle import BundleError, read_bundle
 
