@@ -37,7 +37,7 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 
 test: setup lint
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra --durations=25
 
 clean:
 	rm -rf $(VENV) build *.egg-info
