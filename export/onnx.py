@@ -76,21 +76,21 @@ def metadata_props(model: Echo, graph: str, precision: str) -> dict[str, str]:
 def set_metadata(path: Path, props: dict[str, str]) -> None:
     """Replace a saved model's metadata_props with `props`, re-check and re-save it.
 
-    Of the exporter's per-node metadata only the module path ("namespace") of the nodes
-    exported from FP32_MODULES is kept: it picks the fp32 nodes when graphs are converted
-    again (export.quantize.waveform_stem_nodes). Stack traces name this machine's files, and
-    the other nodes' paths are 0.23 MB of the shipped int8 bundle that nothing reads. The
-    exporter's value_info (intermediate shapes) goes too: ONNX Runtime and the quantiser
-    infer shapes themselves."""
+    Of the exporter's per-node metadata, every node keeps its innermost module path
+    ("module", e.g. encoder.blocks.1.mlp.fc2: what export.sensitivity names layers by), and
+    the nodes exported from FP32_MODULES keep the whole module stack ("namespace"): it picks
+    the fp32 nodes when graphs are converted again (export.quantize.waveform_stem_nodes).
+    Stack traces name this machine's files, and every node's whole stack was 0.23 MB of the
+    shipped int8 bundle. The exporter's value_info (intermediate shapes) goes too: ONNX
+    Runtime and the quantiser infer shapes themselves."""
     proto = onnx.load(str(path))
     del proto.graph.value_info[:]
     fp32_paths = [m + ":" for m in FP32_MODULES]
     for node in proto.graph.node:
-        keep = [
-            (p.key, p.value)
-            for p in node.metadata_props
-            if p.key == "namespace" and any(m in p.value for m in fp32_paths)
-        ]
+        namespace = next((p.value for p in node.metadata_props if p.key == "namespace"), "")
+        keep = [("module", innermost_module(namespace))] if namespace else []
+        if any(m in namespace for m in fp32_paths):
+            keep.append(("namespace", namespace))
         del node.metadata_props[:]
         for key, value in keep:
             node.metadata_props.add(key=key, value=value)
@@ -98,6 +98,13 @@ def set_metadata(path: Path, props: dict[str, str]) -> None:
     onnx.helper.set_model_props(proto, props)
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
+
+
+def innermost_module(namespace: str) -> str:
+    """The exporter's namespace ("path: class/" per module, then "op: aten op") -> the module
+    path of the innermost module ("" at the graph's top level)."""
+    paths = [segment.split(":")[0] for segment in namespace.split("/")[:-1]]
+    return next((p for p in reversed(paths) if p), "")
 
 
 @contextmanager
