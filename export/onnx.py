@@ -87,8 +87,11 @@ def set_metadata(path: Path, props: dict[str, str]) -> None:
     del proto.graph.value_info[:]
     fp32_paths = [m + ":" for m in FP32_MODULES]
     for node in proto.graph.node:
-        namespace = next((p.value for p in node.metadata_props if p.key == "namespace"), "")
-        keep = [("module", innermost_module(namespace))] if namespace else []
+        meta = {p.key: p.value for p in node.metadata_props}
+        namespace = meta.get("namespace", "")
+        # A graph converted again (an fp32 bundle's) already has its "module" keys.
+        module = innermost_module(namespace) if namespace else meta.get("module", "")
+        keep = [("module", module)] if module else []
         if any(m in namespace for m in fp32_paths):
             keep.append(("namespace", namespace))
         del node.metadata_props[:]
@@ -104,7 +107,8 @@ def innermost_module(namespace: str) -> str:
     """The exporter's namespace ("path: class/" per module, then "op: aten op") -> the module
     path of the innermost module ("" at the graph's top level)."""
     paths = [segment.split(":")[0] for segment in namespace.split("/")[:-1]]
-    return next((p for p in reversed(paths) if p), "")
+    # torch.export names a node outside any module "_empty_nn_module_stack_from_metadata_hook"
+    return next((p for p in reversed(paths) if p and not p.startswith("_")), "")
 
 
 @contextmanager
