@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 
 import echo_edge.export.graphs as graphs
-import echo_edge.export.onnx as onnx_export
 import echo_edge.export.quantize as quantize
 from echo_edge.export.pipeline import export_bundle
 
@@ -28,7 +27,7 @@ def main() -> None:
     ap.add_argument("--calibration", help="JSONL manifest of calibration speech")
     args = ap.parse_args()
     kept = (*graphs.FP32_MODULES, *args.modules)
-    for module in (graphs, onnx_export, quantize):  # each imported the tuple by name
+    for module in (graphs, quantize):  # quantize imported the tuple by name
         module.FP32_MODULES = kept  # type: ignore[attr-defined]
     export_bundle(
         None, "onnx", "int8", args.out, calibration=args.calibration, quant="static", verify=False

@@ -28,7 +28,6 @@ import onnxscript
 import torch
 
 from echo_edge.export.graphs import (
-    FP32_MODULES,
     BackendExport,
     dynamic_shapes,
     example_inputs,
@@ -38,6 +37,7 @@ from echo_edge.export.graphs import (
     has_ctc,
 )
 from echo_edge.export.quantize import (
+    in_fp32_module,
     quantize_onnx_dynamic,
     quantize_onnx_static,
     to_feeds,
@@ -85,14 +85,13 @@ def set_metadata(path: Path, props: dict[str, str]) -> None:
     Runtime and the quantiser infer shapes themselves."""
     proto = onnx.load(str(path))
     del proto.graph.value_info[:]
-    fp32_paths = [m + ":" for m in FP32_MODULES]
     for node in proto.graph.node:
         meta = {p.key: p.value for p in node.metadata_props}
         namespace = meta.get("namespace", "")
         # A graph converted again (an fp32 bundle's) already has its "module" keys.
         module = innermost_module(namespace) if namespace else meta.get("module", "")
         keep = [("module", module)] if module else []
-        if any(m in namespace for m in fp32_paths):
+        if in_fp32_module(namespace):
             keep.append(("namespace", namespace))
         del node.metadata_props[:]
         for key, value in keep:

@@ -165,16 +165,20 @@ def to_feeds(graph: str, inputs: Sequence[tuple[torch.Tensor, ...]]) -> list[dic
 def waveform_stem_nodes(model_proto: object) -> list[str]:
     """Names of the ONNX nodes exported from FP32_MODULES (the waveform stem, the level
     normalisation's spectrum): kept fp32 everywhere."""
-    stems = [m + ":" for m in FP32_MODULES]  # module paths in the exporter's namespace metadata
     names = []
     for node in model_proto.graph.node:  # type: ignore[attr-defined]
         meta = {p.key: p.value for p in node.metadata_props}
-        if any(stem in meta.get("namespace", "") for stem in stems):
+        if in_fp32_module(meta.get("namespace", "")):
             names.append(node.name)
     return names
 
 
-class _FeedReader(CalibrationDataReader):
+def in_fp32_module(namespace: str) -> bool:
+    """Whether an exporter namespace (module stack) lies inside one of FP32_MODULES."""
+    return any(m + ":" in namespace for m in FP32_MODULES)
+
+
+class FeedReader(CalibrationDataReader):
     """A CalibrationDataReader over a list of feed dicts."""
 
     def __init__(self, feeds: list[dict[str, np.ndarray]]) -> None:
@@ -247,7 +251,7 @@ def quantize_onnx_static(
         quantize_static(
             src,
             dst,
-            _FeedReader(feeds),
+            FeedReader(feeds),
             quant_format=QuantFormat.QDQ,
             per_channel=True,
             activation_type=QuantType.QInt8,

@@ -33,7 +33,7 @@ from onnxruntime.quantization.qdq_loss_debug import (
     modify_model_output_intermediate_tensors,
 )
 
-from echo_edge.export.quantize import _FeedReader
+from echo_edge.export.quantize import FeedReader
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def activation_sensitivity(
         for name, path in (("float", float_model), ("qdq", qdq_model)):
             augmented = Path(tmp) / f"{name}.onnx"
             modify_model_output_intermediate_tensors(str(path), str(augmented))
-            acts[name] = collect_activations(str(augmented), _FeedReader(list(feeds)))
+            acts[name] = collect_activations(str(augmented), FeedReader(list(feeds)))
     matched = create_activation_matching(acts["qdq"], acts["float"])
     errors = compute_activation_error(matched)
     graph = onnx.load(str(float_model), load_external_data=False).graph
