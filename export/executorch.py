@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -61,16 +61,24 @@ def constant_methods(model: Echo, precision: str) -> dict[str, object]:
     return consts
 
 
-def _in_waveform_stem(node: torch.fx.Node) -> bool:
+def _in_modules(node: torch.fx.Node, modules: Sequence[str]) -> bool:
+    """Whether a captured node was traced inside one of `modules` (paths like
+    encoder.blocks.0.mlp.fc2, or a module inside one)."""
     stack = node.meta.get("nn_module_stack", {})
-    return any(WAVEFORM_STEM in str(path) for path, _ in stack.values())
+    paths = [str(path) for path, _ in stack.values()]
+    return any(p == m or p.startswith(m + ".") for p in paths for m in modules)
 
 
 def quantize_graph(
-    module: nn.Module, args: tuple, shapes: dict, batches: list[tuple[torch.Tensor, ...]]
+    module: nn.Module,
+    args: tuple,
+    shapes: dict,
+    batches: list[tuple[torch.Tensor, ...]],
+    keep_float: Sequence[str] = (),
 ) -> nn.Module:
     """PT2E static int8 of one graph: Linear/Conv1d weights per channel, activations
-    per tensor from observers run on `batches`; the waveform stem is left in fp32."""
+    per tensor from observers run on `batches`; the waveform stem and the `keep_float`
+    modules are left in fp32."""
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer,
         get_symmetric_quantization_config,
@@ -81,7 +89,8 @@ def quantize_graph(
     quantizer = XNNPACKQuantizer()
     for layer in (nn.Linear, nn.Conv1d):
         quantizer.set_module_type(layer, config)
-    quantizer.set_filter_function(lambda node: not _in_waveform_stem(node))
+    kept = (WAVEFORM_STEM, *keep_float)
+    quantizer.set_filter_function(lambda node: not _in_modules(node, kept))
     captured = torch.export.export(module, args, dynamic_shapes=shapes).module()
     prepared = prepare_pt2e(captured, quantizer)
     with torch.no_grad():
@@ -137,7 +146,11 @@ def delegation_summary(edge: object) -> dict[str, dict[str, int]]:
 
 
 def capture(
-    model: Echo, precision: str, calibration: Calibration | None, log: Log = print
+    model: Echo,
+    precision: str,
+    calibration: Calibration | None,
+    log: Log = print,
+    keep_float: Sequence[str] = (),
 ) -> dict[str, torch.export.ExportedProgram]:
     """torch.export of the three graphs with bounded dynamic dims (int8: after PT2E)."""
     modules, args, shapes = graph_modules(model), example_inputs(model), dynamic_shapes(model)
@@ -146,7 +159,8 @@ def capture(
         start = time.perf_counter()
         module = modules[graph]
         if precision == "int8" and graph != "frontend":
-            module = quantize_graph(module, args[graph], shapes[graph], calibration[graph])  # type: ignore[index]
+            batches = calibration[graph]  # type: ignore[index]
+            module = quantize_graph(module, args[graph], shapes[graph], batches, keep_float)
         programs[graph] = torch.export.export(module, args[graph], dynamic_shapes=shapes[graph])
         what = "quantised and captured" if module is not modules[graph] else "captured"
         log(f"  {graph}: {what} in {time.perf_counter() - start:.1f} s")
@@ -181,15 +195,17 @@ def export_executorch(
     precision: str,
     calibration: Calibration | None = None,
     log: Log = print,
+    keep_float: Sequence[str] = (),
 ) -> BackendExport:
-    """Write model.pte (methods frontend, encoder, decoder) of precision fp32 or int8."""
+    """Write model.pte (methods frontend, encoder, decoder) of precision fp32 or int8;
+    int8 leaves the waveform stem and the `keep_float` module paths in fp32."""
     if precision not in ("fp32", "int8"):
         raise ValueError(f"executorch {precision} is not supported: use --precision fp32 or int8")
     if precision == "int8" and calibration is None:
         raise ValueError("executorch int8 needs calibration inputs")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # pytree deprecations, per node
-        programs = capture(model, precision, calibration, log)
+        programs = capture(model, precision, calibration, log, keep_float)
         start = time.perf_counter()
         buffer, summary = lower(programs, constant_methods(model, precision), log)
     (Path(out_dir) / PROGRAM_NAME).write_bytes(buffer)
@@ -211,7 +227,8 @@ def export_executorch(
             "scheme": "static",
             "method": "PT2E XNNPACKQuantizer, symmetric per-channel weights",
             "layers": "Linear, Conv1d of encoder and decoder",
-            "kept_fp32": "frontend, waveform stem",
+            "kept_fp32": ", ".join(["frontend", "waveform stem", *keep_float]),
+            **({"keep_float": list(keep_float)} if keep_float else {}),
             "calibration_batches": {g: len(calibration[g]) for g in ("encoder", "decoder")},  # type: ignore[index]
         }
     return BackendExport([PROGRAM_NAME], graphs, exporter_versions(), quantization)

@@ -19,7 +19,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -100,6 +100,28 @@ def set_metadata(path: Path, props: dict[str, str]) -> None:
     onnx.helper.set_model_props(proto, props)
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
+
+
+def module_nodes(model_proto: onnx.ModelProto, modules: Sequence[str]) -> list[str]:
+    """Names of the nodes exported from any of `modules` or a module inside one (by the
+    "module" path every node keeps, or, in a graph fresh from the exporter, its namespace)."""
+    names = []
+    for node in model_proto.graph.node:
+        meta = {p.key: p.value for p in node.metadata_props}
+        path = meta.get("module") or innermost_module(meta.get("namespace", ""))
+        if any(path == m or path.startswith(m + ".") for m in modules):
+            names.append(node.name)
+    return names
+
+
+def check_kept_modules(modules: Sequence[str], protos: Sequence[onnx.ModelProto]) -> None:
+    """A ValueError naming each of `modules` that no node of the graphs came from (a module
+    the encoder and decoder do not run, or one an older bundle's graphs do not name)."""
+    missing = [m for m in modules if not any(module_nodes(p, [m]) for p in protos)]
+    if missing:
+        raise ValueError(
+            f"--keep-float: no node of the encoder or decoder graph comes from {', '.join(missing)}"
+        )
 
 
 def innermost_module(namespace: str) -> str:
@@ -215,21 +237,30 @@ def export_onnx(
     log: Log = print,
     fp32_graphs: dict[str, Path] | None = None,
     symmetric: bool = False,
+    keep_float: Sequence[str] = (),
 ) -> BackendExport:
     """Write frontend.onnx, encoder.onnx, decoder.onnx of the given precision into out_dir.
 
     quant ("dynamic" | "static") applies to int8; static needs `calibration` graph inputs
     (export.quantize.calibration_inputs). `fp32_graphs` (graph -> .onnx of this model, e.g.
     from an fp32 bundle) are converted instead of tracing the model again; `symmetric`
-    int8 activations are for TensorRT."""
+    int8 activations are for TensorRT. `keep_float`: module paths (e.g.
+    encoder.blocks.0.mlp.fc2) whose nodes int8 leaves in fp32, like FP32_MODULES."""
     if precision == "int8" and quant == "static" and calibration is None:
         raise ValueError("int8 static quantisation needs calibration inputs")
+    if keep_float and precision != "int8":
+        raise ValueError(f"keep_float applies to int8, not {precision}")
     out_dir = Path(out_dir)
     files = [f"{g}.onnx" for g in GRAPHS]
     quantization: dict = {}
     with tempfile.TemporaryDirectory(prefix="echo-onnx-") as tmp:
         fp32 = fp32_graphs or export_fp32(model, Path(tmp), log)
         stem_nodes = {g: waveform_stem_nodes(onnx.load(str(p))) for g, p in fp32.items()}
+        if keep_float:
+            protos = {g: onnx.load(str(fp32[g])) for g in ("encoder", "decoder")}
+            check_kept_modules(keep_float, list(protos.values()))
+            for graph, proto in protos.items():
+                stem_nodes[graph] += module_nodes(proto, keep_float)
         shutil.copyfile(fp32["frontend"], out_dir / "frontend.onnx")  # always fp32
         for graph in ("encoder", "decoder"):
             src, dst = fp32[graph], out_dir / f"{graph}.onnx"
@@ -261,8 +292,10 @@ def export_onnx(
         quantization = {
             "scheme": quant,
             "graphs": quantization,
-            "kept_fp32": "frontend, waveform stem",
+            "kept_fp32": ", ".join(["frontend", "waveform stem", *keep_float]),
         }
+        if keep_float:
+            quantization["keep_float"] = list(keep_float)
     return BackendExport(files, graphs, exporter_versions(), quantization)
 
 

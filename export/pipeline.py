@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -196,14 +196,23 @@ def export_bundle(
     onnx_from: str | Path | None = None,
     log: Log = print,
     verify: bool = True,
+    keep_float: Sequence[str] = (),
 ) -> Path:
     """Export a checkpoint (None: the shipped model) to a bundle directory -> its path.
+
+    `keep_float`: module paths (e.g. encoder.blocks.0.mlp.fc2) an int8 export leaves in fp32
+    beside the frontend and the waveform stem; the manifest's quantization section lists them.
 
     `onnx_from`: an onnx fp32 bundle of the same checkpoint whose graphs are converted (onnx)
     or built (tensorrt) instead of tracing the model again. `verify`: check the bundle
     against the checkpoint afterwards and store the report in its manifest."""
     start = time.perf_counter()
     quant = resolve_quant(backend, precision, quant, calibration)
+    keep_float = list(dict.fromkeys(keep_float))  # once each, in the order given
+    if keep_float and precision != "int8":
+        from echo_edge.cli import UsageError
+
+        raise UsageError(f"--keep-float applies to int8 exports, not {precision}")
     if onnx_from is not None and backend == "executorch":
         from echo_edge.cli import UsageError
 
@@ -228,6 +237,7 @@ def export_bundle(
         log("  no trained model is shipped: exporting a randomly initialised tiny model")
     tokenizer = load_tokenizer(checkpoint, model.config.vocab_size)
     log(f"  {model.num_parameters() / 1e6:.2f} M parameters, {model.config.features}")
+    check_module_names(model, keep_float)
     fp32_graphs = None
     if onnx_from is not None:
         fp32_graphs = traced_graphs(
@@ -255,7 +265,16 @@ def export_bundle(
         staging.mkdir()
         try:
             result = _run_exporter(
-                model, staging, backend, precision, quant, inputs, timing_cache, fp32_graphs, log
+                model,
+                staging,
+                backend,
+                precision,
+                quant,
+                inputs,
+                timing_cache,
+                fp32_graphs,
+                log,
+                keep_float,
             )
             tokenizer.save(staging / TOKENIZER_NAME)
             log(f"[4/4] writing {MANIFEST_NAME}")
@@ -335,20 +354,36 @@ def _run_exporter(
     timing_cache: str | Path | None,
     fp32_graphs: dict[str, Path] | None,
     log: Log,
+    keep_float: Sequence[str] = (),
 ) -> BackendExport:
     """Dispatch to the backend's exporter (imported lazily: each pulls in its toolchain)."""
     if backend == "onnx":
         from echo_edge.export.onnx import export_onnx
 
-        return export_onnx(model, staging, precision, quant, inputs, log, fp32_graphs)
+        return export_onnx(
+            model, staging, precision, quant, inputs, log, fp32_graphs, keep_float=keep_float
+        )
     if backend == "executorch":
         from echo_edge.export.executorch import export_executorch
 
-        return export_executorch(model, staging, precision, inputs, log)
+        return export_executorch(model, staging, precision, inputs, log, keep_float)
     from echo_edge.export.tensorrt import DEFAULT_TIMING_CACHE, export_tensorrt
 
     cache = Path(timing_cache) if timing_cache else DEFAULT_TIMING_CACHE
-    return export_tensorrt(model, staging, precision, inputs, cache, log, fp32_graphs)
+    return export_tensorrt(model, staging, precision, inputs, cache, log, fp32_graphs, keep_float)
+
+
+def check_module_names(model: Echo, modules: Sequence[str]) -> None:
+    """A UsageError naming each of `modules` the model has no module of that path."""
+    from echo_edge.cli import UsageError
+
+    known = {name for name, _ in model.named_modules()}
+    unknown = [m for m in modules if m not in known]
+    if unknown:
+        raise UsageError(
+            f"--keep-float: the model has no module {', '.join(unknown)} "
+            "(paths look like encoder.blocks.0.mlp.fc2; bench/int8_sensitivity.py ranks them)"
+        )
 
 
 def add_export_args(parser: argparse.ArgumentParser) -> None:
@@ -377,6 +412,14 @@ def add_export_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="int8 scheme; default: static with --calibration or for executorch/tensorrt, "
         "else dynamic",
+    )
+    parser.add_argument(
+        "--keep-float",
+        nargs="+",
+        default=[],
+        metavar="MODULE",
+        help="int8: module paths to leave in fp32 besides the frontend and waveform stem, "
+        "e.g. encoder.blocks.0.mlp.fc2 (recorded in the manifest)",
     )
     parser.add_argument(
         "--timing-cache", default=None, help="TensorRT timing cache file (kept across builds)"
@@ -426,6 +469,7 @@ def run_export(args: argparse.Namespace) -> int:
         onnx_from=args.from_onnx,
         log=log,
         verify=not args.no_verify,
+        keep_float=args.keep_float,
     )
     if as_json:
         print(json.dumps(export_summary(bundle), indent=2), flush=True)

@@ -19,7 +19,7 @@ Nothing here has run on a GPU in this repository's CI: TensorRT is not installab
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -168,17 +168,27 @@ def export_tensorrt(
     timing_cache: Path = DEFAULT_TIMING_CACHE,
     log: Log = print,
     fp32_graphs: dict[str, Path] | None = None,
+    keep_float: Sequence[str] = (),
 ) -> BackendExport:
     """ONNX graphs of `precision` (int8: static Q/DQ), then one engine per graph.
 
-    `fp32_graphs` (from an onnx fp32 bundle) skip tracing the model on the device."""
+    `fp32_graphs` (from an onnx fp32 bundle) skip tracing the model on the device;
+    `keep_float` module paths get no Q/DQ (export.onnx.export_onnx)."""
     from echo_edge.export.onnx import export_onnx
 
     trt = require_tensorrt()
     out_dir = Path(out_dir)
     quant = "static" if precision == "int8" else None
     onnx_part = export_onnx(
-        model, out_dir, precision, quant, calibration, log, fp32_graphs, symmetric=True
+        model,
+        out_dir,
+        precision,
+        quant,
+        calibration,
+        log,
+        fp32_graphs,
+        symmetric=True,
+        keep_float=keep_float,
     )
     profiles = profile_shapes(model.config)
     graphs = {}

@@ -394,6 +394,8 @@ def test_bench_json_names_what_it_wrote_and_the_targets(tmp_path: Path, capsys) 
         (["bench", "--no-reference"], 2),
         (["bench", "--repeats", "0"], 2),
         (["export", "--backend", "executorch", "--precision", "fp16"], 2),
+        (["export", "--precision", "fp16", "--keep-float", "encoder.blocks.0.mlp.fc2"], 2),
+        (["export", "--precision", "int8", "--keep-float", "encoder.no_such_layer"], 2),
         (["eval", "--data", "x.jsonl", "--limit", "0"], 2),
         (["transcribe", "--bundle", "no-such-bundle", "a.wav"], 1),  # an input not usable
         (["info", "no-such-checkpoint"], 1),

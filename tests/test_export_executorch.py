@@ -229,3 +229,24 @@ def test_int8_stays_close(
     assert torch.equal(cross[2], ref_cross[2])  # the key bias is exact
     _, logits_rel = teacher_forced_errors(methods, model, x)
     assert logits_rel < INT8_REL
+
+
+def test_keep_float_modules_get_no_int8_weights(model: Echo) -> None:
+    from echo_edge.export.executorch import quantize_graph
+    from echo_edge.export.graphs import dynamic_shapes, example_inputs, graph_modules
+
+    kept = "encoder.blocks.0.mlp.fc2"
+    module = graph_modules(model)["encoder"]
+    args, shapes = example_inputs(model)["encoder"], dynamic_shapes(model)["encoder"]
+    converted = quantize_graph(module, args, shapes, [args], keep_float=[kept])
+    # Each linear layer of the converted graph, by module path -> whether its weight
+    # arrives through a dequantize (int8) or straight from a float parameter.
+    int8 = {}
+    for node in converted.graph.nodes:
+        if node.target is not torch.ops.aten.linear.default:
+            continue
+        path = list(node.meta["nn_module_stack"].values())[-1][0]
+        weight = node.args[1]
+        int8[path] = weight.op == "call_function" and "dequantize" in str(weight.target)
+    assert int8[kept] is False
+    assert int8["encoder.blocks.0.mlp.fc1"] is True and int8["encoder.blocks.1.mlp.fc2"] is True

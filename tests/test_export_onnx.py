@@ -30,7 +30,7 @@ from echo_edge import constants as C
 from echo_edge.decoding import DecodingOptions, seconds_of, token_budget
 from echo_edge.export.graphs import WAVEFORM_STEM
 from echo_edge.export.pipeline import export_bundle
-from echo_edge.export.quantize import synthesize_calibration
+from echo_edge.export.quantize import synthesize_calibration, weight_matmuls
 from echo_edge.loopguard import trim
 from echo_edge.model import Echo
 from echo_edge.runtime.bundle import (
@@ -327,6 +327,53 @@ def test_reduced_precisions_stay_close(
     assert rel(cross[3], ref_cross[3]) < tol  # CTC log-probs
     _, logits_rel = teacher_forced_errors(graphs, model, x)
     assert logits_rel < tol
+
+
+@pytest.mark.parametrize("quant", ["dynamic", "static"])
+def test_keep_float_leaves_the_named_layers_in_fp32_and_says_so(
+    traced: dict[str, Path], checkpoint: Path, calibration: Path, tmp_path: Path, quant: str
+) -> None:
+    kept = ["encoder.blocks.0.mlp.fc2", "decoder.blocks.1.cross_attn"]
+    bundle = export_bundle(
+        checkpoint,
+        "onnx",
+        "int8",
+        tmp_path / quant,
+        quant=quant,
+        calibration=str(calibration) if quant == "static" else None,
+        onnx_from=traced["fp32"],
+        log=lambda _: None,
+        verify=False,
+        keep_float=kept,
+    )
+    m = read_bundle(bundle)
+    assert m.quantization["keep_float"] == kept
+    assert kept[0] in m.quantization["kept_fp32"]
+    float_layers, int8_layers = set(), set()
+    for graph in ("encoder", "decoder"):
+        # The fp32 graph's weight products, by node name -> module path ...
+        reference = onnx.load(str(traced["fp32"] / f"{graph}.onnx"))
+        layers = {
+            n.name: {p.key: p.value for p in n.metadata_props}.get("module", "")
+            for n in reference.graph.node
+            if n.name in weight_matmuls(reference) and n.op_type == "MatMul"
+        }
+        # ... are float here when the same node still multiplies the float initializer.
+        proto = onnx.load(str(bundle / f"{graph}.onnx"))
+        weights = {t.name for t in proto.graph.initializer}
+        nodes = {n.name: n for n in proto.graph.node}
+        for name, module in layers.items():
+            node = nodes.get(name)
+            is_float = node is not None and node.op_type == "MatMul" and node.input[1] in weights
+            (float_layers if is_float else int8_layers).add(module)
+    inside = lambda path: any(path == k or path.startswith(k + ".") for k in kept)  # noqa: E731
+    # Every kept layer's weight product stays float; every other linear layer is int8.
+    assert {"encoder.blocks.0.mlp.fc2", "decoder.blocks.1.cross_attn.k_proj"} <= float_layers
+    assert all(inside(p) for p in float_layers), float_layers
+    assert not any(inside(p) for p in int8_layers), int8_layers
+    assert {"encoder.blocks.1.mlp.fc2", "encoder.blocks.0.mlp.fc1"} <= int8_layers
+    with pytest.raises(ValueError, match="no module encoder.blocks.9"):
+        export_bundle(checkpoint, "onnx", "int8", tmp_path / "x", keep_float=["encoder.blocks.9"])
 
 
 def test_from_onnx_needs_an_fp32_onnx_bundle_of_the_same_checkpoint(
