@@ -29,6 +29,10 @@ except ImportError:  # the readers stay usable where torch is absent
 IGNORE_INDEX = -100  # label padding that the loss skips (HF convention)
 AUDIO_KEYS = ("audio", "audio_filepath", "path")  # ours, NeMo-style, generic
 TEXT_KEYS = ("text", "transcript", "sentence")
+# `join_prob`: silence between a row and the row joined after it, drawn uniformly (seconds):
+# from a pause between words to the 0.6 s that ends an utterance in the stream.
+JOIN_GAP_SECONDS = (0.1, 0.6)
+JOIN_STREAM = 0x4A4F494E  # the join's random stream, apart from the augmenter's (seed, i, r)
 
 
 def _first(row: dict, keys: Sequence[str]) -> Any:
@@ -191,6 +195,12 @@ class SpeechDataset(Dataset):
     and formants move together, so a fixed synthetic voice yields a new "speaker" every epoch);
     with `augment` too, it replaces the preset's speed effect.
 
+    `join_prob`: the chance that an item is the row followed by another row (drawn at random)
+    after JOIN_GAP_SECONDS of silence, their texts joined, when both fit in `max_seconds`. The
+    augmentation chain then runs over the whole: one room, one noise. A model trained on one
+    sentence per utterance reads two sentences in one segment badly, and a stream's segments
+    (someone talking on) hold more than one.
+
     Reproducibility: the r-th read of item i is augmented from (seed, i, r), whichever worker
     reads it. r comes from a per-index draw counter in shared memory (a torch tensor the
     DataLoader's workers share), not from the epoch: the epoch reaches a Dataset only through
@@ -209,7 +219,10 @@ class SpeechDataset(Dataset):
         speed_perturb: tuple[float, float] | None = None,
         augment: str | AugmentConfig | None = None,
         seed: int = 0,
+        join_prob: float = 0.0,
     ) -> None:
+        if not 0.0 <= join_prob <= 1.0:
+            raise ValueError(f"the join probability must be in [0, 1], got {join_prob}")
         if speed_perturb is not None and not 0 < speed_perturb[0] <= speed_perturb[1]:
             raise ValueError(f"speed perturbation needs 0 < low <= high, got {speed_perturb}")
         config = augment_config(augment) if isinstance(augment, str) else augment
@@ -238,8 +251,10 @@ class SpeechDataset(Dataset):
         self.tokenizer = tokenizer
         self.speed_perturb = speed_perturb
         self.augmenter = Augmenter(config, seed, rows=self.rows) if config.active else None
+        self.join_prob, self.seed = join_prob, seed
+        self.max_samples = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
         self.draws = None  # (len,) int64 in shared memory: reads of each item so far
-        if self.augmenter is not None:
+        if self.augmenter is not None or join_prob > 0:
             import torch
 
             self.draws = torch.zeros(len(self.rows), dtype=torch.int64).share_memory_()
@@ -257,12 +272,36 @@ class SpeechDataset(Dataset):
 
         row = self.rows[index]
         samples = load_audio(row["audio"], sample_rate=SAMPLE_RATE)
-        if self.augmenter is not None:
+        text, draw = row["text"], 0
+        if self.draws is not None:
             draw = int(self.draws[index])
             self.draws[index] = draw + 1
+        if self.join_prob > 0:
+            samples, text = self._join(index, draw, samples, text)
+        if self.augmenter is not None:
             samples, _ = self.augmenter(samples, index, draw)
-        labels = self.tokenizer.encode(row["text"]) + [self.tokenizer.eos_id]
+        labels = self.tokenizer.encode(text) + [self.tokenizer.eos_id]
         return {"input_values": np.asarray(samples, dtype=np.float32), "labels": labels}
+
+    def _join(
+        self, index: int, draw: int, samples: np.ndarray, text: str
+    ) -> tuple[np.ndarray, str]:
+        """Item `index` at read `draw`, maybe with another row after a pause (`join_prob`)."""
+        from echo_edge.audio import load_audio
+
+        rng = np.random.default_rng((self.seed, index, draw, JOIN_STREAM))
+        if len(self.rows) < 2 or rng.random() >= self.join_prob:
+            return samples, text
+        other = int(rng.integers(len(self.rows) - 1))
+        other += other >= index  # any row but this one
+        gap = int(rng.uniform(*JOIN_GAP_SECONDS) * SAMPLE_RATE)
+        total = len(samples) + gap + self.lengths[other]
+        if self.max_samples is not None and total > self.max_samples:
+            return samples, text
+        second = load_audio(self.rows[other]["audio"], sample_rate=SAMPLE_RATE)
+        pause = np.zeros(gap, np.float32)
+        joined = np.concatenate([np.asarray(samples, np.float32), pause, second])
+        return joined, f"{text} {self.rows[other]['text']}"
 
 
 class SpeechCollator:

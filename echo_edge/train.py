@@ -192,6 +192,7 @@ def training_dataset(rows: list[dict], tokenizer: EchoTokenizer, args: argparse.
         speed_perturb=tuple(args.speed_perturb) if args.speed_perturb else None,
         augment=args.augment,
         seed=args.seed,
+        join_prob=getattr(args, "join_prob", 0.0),
     )
     if dataset.unreadable:
         summary = skipped_summary(dataset.unreadable, len(rows))
@@ -228,6 +229,7 @@ def check_throughput_args(args: argparse.Namespace) -> None:
             for flag, value in (
                 ("--speed-perturb", args.speed_perturb),
                 ("--augment", args.augment != "none"),
+                ("--join-prob", getattr(args, "join_prob", 0.0) > 0),
             )
             if value
         ]

@@ -145,6 +145,15 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         "(--augment, --speed-perturb), which changes the features every epoch",
     )
     p.add_argument(
+        "--join-prob",
+        type=number(0.0, 1.0),
+        default=0.0,
+        metavar="P",
+        help="chance that a training item is followed by another row after 0.1-0.6 s of "
+        "silence, texts joined (within --max-seconds): the model learns to read more than "
+        "one sentence per segment, as a stream's segments hold; default 0",
+    )
+    p.add_argument(
         "--spec-augment",
         action="store_true",
         help="SpecAugment on the log-mel in training: time and frequency masks "

@@ -179,6 +179,48 @@ def test_speed_perturbation_draws_a_new_factor_per_read(librispeech: Path) -> No
         SpeechDataset(rows, tok, speed_perturb=(1.2, 0.9))
 
 
+def test_join_appends_another_row_after_a_pause_and_joins_the_texts(tmp_path: Path) -> None:
+    tok = build_char_tokenizer()
+    rows = []
+    for i, (seconds, text) in enumerate([(0.5, "one"), (0.7, "two two"), (0.9, "three")]):
+        sf.write(tmp_path / f"{i}.wav", tone(seconds, 200.0 + 100 * i), SAMPLE_RATE)
+        rows.append({"audio": str(tmp_path / f"{i}.wav"), "text": text})
+    plain = SpeechDataset(rows, tok)
+    always = SpeechDataset(rows, tok, join_prob=1.0, seed=1)
+    texts = {row["text"]: row for row in rows}
+    for index in range(3):
+        for _ in range(4):
+            item = always[index]
+            first, _, second = tok.decode(item["labels"]).partition(" ")
+            if index == 1:  # "two two": its own text has a space
+                first, second = "two two", second.partition(" ")[2]
+            assert first == rows[index]["text"] and second in texts and second != first
+            other = rows.index(texts[second])
+            gap = item["input_values"].size - always.lengths[index] - always.lengths[other]
+            assert 0.1 * SAMPLE_RATE - 1 <= gap <= 0.6 * SAMPLE_RATE + 1
+            pause = item["input_values"][always.lengths[index] : always.lengths[index] + gap]
+            assert np.all(pause == 0)
+
+    # Seeded per (seed, index, read): the same dataset seed replays the same joins.
+    def reads(seed: int) -> list[list[int]]:
+        ds = SpeechDataset(rows, tok, join_prob=1.0, seed=seed)
+        return [ds[0]["labels"] + [len(ds[0]["input_values"])] for _ in range(6)]
+
+    assert reads(1) == reads(1) and reads(1) != reads(5)
+    # Nothing joins past max_seconds (0.5 + 0.1 + 0.7 > 1.2), and join_prob 0 changes nothing.
+    tight = SpeechDataset(rows[:2], tok, join_prob=1.0, max_seconds=1.2)
+    assert tok.decode(tight[0]["labels"]) == "one"
+    assert tight[0]["input_values"].size == plain.lengths[0]
+    assert [plain[i]["labels"] for i in range(3)] == [
+        SpeechDataset(rows, tok, join_prob=0.0)[i]["labels"] for i in range(3)
+    ]
+    half = SpeechDataset(rows, tok, join_prob=0.5, seed=2)
+    joined = sum(" " in tok.decode(half[0]["labels"]) for _ in range(40))
+    assert 8 <= joined <= 32  # about half of 40 reads
+    with pytest.raises(ValueError, match="join probability"):
+        SpeechDataset(rows, tok, join_prob=1.5)
+
+
 def test_collator_shapes_masks_and_label_padding() -> None:
     features = [
         {"input_values": tone(0.5), "labels": [5, 6, 7, EOS_ID]},

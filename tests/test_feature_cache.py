@@ -101,7 +101,11 @@ def test_trainer_with_cache_trains(tmp_path) -> None:  # noqa: ANN001
 
 @pytest.mark.parametrize(
     ("flags", "named"),
-    [(["--speed-perturb", "0.9", "1.1"], "--speed-perturb"), (["--augment", "light"], "--augment")],
+    [
+        (["--speed-perturb", "0.9", "1.1"], "--speed-perturb"),
+        (["--augment", "light"], "--augment"),
+        (["--join-prob", "0.3"], "--join-prob"),
+    ],
 )
 def test_cache_with_waveform_augmentation_is_one_line(tmp_path, capsys, flags, named) -> None:  # noqa: ANN001
     manifest = write_corpus(tmp_path)
