@@ -130,8 +130,9 @@ def _restore_ranges(edge: object, ranges: dict) -> None:
                     size.node.shape_env.var_to_range[size.node.expr] = declared
 
 
-def delegation_summary(edge: object) -> dict[str, dict[str, int]]:
-    """Per method: XNNPACK subgraphs, nodes delegated, nodes left to portable kernels."""
+def delegation_summary(edge: object) -> dict[str, dict]:
+    """Per method: XNNPACK subgraphs, nodes delegated, nodes left to portable kernels, and
+    those portable nodes by operator (`portable_ops`, most first): what XNNPACK did not take."""
     from executorch.devtools.backend_debug import get_delegation_info
 
     out = {}
@@ -141,6 +142,16 @@ def delegation_summary(edge: object) -> dict[str, dict[str, int]]:
             "delegated_subgraphs": info.num_delegated_subgraphs,
             "delegated_nodes": info.num_delegated_nodes,
             "portable_nodes": info.num_non_delegated_nodes,
+            "portable_ops": dict(
+                sorted(
+                    (
+                        (op, b.non_delegated)
+                        for op, b in info.delegation_by_operator.items()
+                        if b.non_delegated
+                    ),
+                    key=lambda kv: (-kv[1], kv[0]),
+                )
+            ),
         }
     return out
 

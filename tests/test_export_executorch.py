@@ -164,6 +164,8 @@ def test_program_describes_itself(bundles: dict[str, Path]) -> None:
         for graph in GRAPH_INPUTS:
             delegated = m.graphs[graph]["xnnpack"]
             assert delegated["delegated_nodes"] > 0 and delegated["delegated_subgraphs"] > 0
+            # What stayed portable, by operator, adds up to the portable count.
+            assert sum(delegated["portable_ops"].values()) == delegated["portable_nodes"]
     log = (bundles["fp32"].parent / "fp32.log").read_text()
     assert "nodes delegated to XNNPACK" in log and "exported executorch fp32 bundle" in log
 
