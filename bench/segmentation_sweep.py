@@ -1,10 +1,10 @@
 """The endpointer's short-pause rule swept on a dev set (never the verify set) and a long reading.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. python bench/segmentation_sweep.py
+    OMP_NUM_THREADS=1 PYTHONPATH=. python bench/segmentation_sweep.py [BUNDLE] [L,PAUSE,HYST[,PAD] ...]
 
 Dev set: verify's recipe with another seed (16 000 001) and 150 utterances, so tuning never
 sees the gate's audio. For each (long_utterance_seconds, SHORT_PAUSE_SECONDS,
-STOP_HYSTERESIS_DB) it prints the streamed WER on the dev set (all, noisy half) and the WER
+STOP_HYSTERESIS_DB) (default: the grid below; BUNDLE default: the shipped one) it prints the streamed WER on the dev set (all, noisy half) and the WER
 of bench/long_audio.py's 5-minute reading as one file; the one-pass WER is the baseline.
 """
 
@@ -18,12 +18,21 @@ import long_audio
 import echo_edge.runtime.stream as stream_mod
 from echo_edge.evalset import RECIPE, verify_set
 from echo_edge.metrics import word_error_rate
-from echo_edge.runtime.recognizer import FILE_OPTIONS, Recognizer
+from echo_edge.runtime.recognizer import FILE_OPTIONS, SHIPPED_BUNDLE, Recognizer
 
+GRID = [
+    (2.0, 0.12, 6.0),
+    (2.0, 0.2, 6.0),
+    (3.0, 0.12, 6.0),
+    (3.0, 0.2, 6.0),
+    (2.0, 0.12, 3.0),
+    (2.0, 0.16, 6.0),
+]
+bundle = sys.argv[1] if len(sys.argv) > 1 else str(SHIPPED_BUNDLE)
+grid = [tuple(map(float, a.split(","))) for a in sys.argv[2:]] or GRID
+grid = [(*g, stream_mod.END_PAD_SECONDS)[:4] for g in grid]  # PAD: END_PAD_SECONDS
 dev = verify_set(rec={**RECIPE, "seed": 16_000_001, "count": 150})
-r = Recognizer.from_bundle(
-    str(__import__("echo_edge.runtime.recognizer", fromlist=["x"]).SHIPPED_BUNDLE), threads=1
-)
+r = Recognizer.from_bundle(bundle, threads=1)
 refs = [u.text for u in dev]
 one = [r.recognize(u.audio).text for u in dev]
 whole, clips, lrefs = long_audio.reading(5.0)
@@ -32,14 +41,9 @@ out = {"one_pass_dev": 100 * word_error_rate(refs, one)}
 noisy = [i for i, u in enumerate(dev) if i % 2 == 1]
 out["one_pass_dev_noisy"] = 100 * word_error_rate([refs[i] for i in noisy], [one[i] for i in noisy])
 print(out, flush=True)
-for L, pause, hyst in [
-    (2.0, 0.12, 6.0),
-    (2.0, 0.2, 6.0),
-    (3.0, 0.12, 6.0),
-    (3.0, 0.2, 6.0),
-    (2.0, 0.12, 3.0),
-    (2.0, 0.16, 6.0),
-]:
+print({"bundle": bundle}, flush=True)
+for L, pause, hyst, pad in grid:
+    stream_mod.END_PAD_SECONDS = pad
     stream_mod.SHORT_PAUSE_SECONDS = pause
     stream_mod.STOP_HYSTERESIS_DB = hyst
     opts = replace(FILE_OPTIONS, long_utterance_seconds=L)
@@ -50,6 +54,7 @@ for L, pause, hyst in [
         "L": L,
         "pause": pause,
         "hyst": hyst,
+        "pad": pad,
         "stream_dev": round(100 * word_error_rate(refs, st), 2),
         "stream_dev_noisy": round(
             100 * word_error_rate([refs[i] for i in noisy], [st[i] for i in noisy]), 2

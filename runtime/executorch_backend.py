@@ -3,10 +3,15 @@
 ExecuTorch's Python bindings take and return torch tensors, so this backend (alone in
 runtime/) needs torch; it is imported only when a bundle says `backend: executorch`, and
 torch is imported inside the constructor, never at module level.
+
+It does not load the ExecuTorch compiler: see `import_runtime`.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+import types
 from typing import Any
 
 import numpy as np
@@ -15,6 +20,47 @@ from echo_edge.runtime.backend import Backend, BackendError
 from echo_edge.runtime.bundle import GRAPH_INPUTS, GRAPHS, Manifest
 
 INSTALL_HINT = "pip install 'echo-edge[export]' (executorch and torch)"
+COMPILER = "executorch.exir"
+
+
+def import_runtime() -> type:
+    """executorch.runtime.Runtime, without running executorch.exir's package init.
+
+    The bindings (executorch 1.5) import one module of the compiler package, exir._warnings,
+    for a warning class; Python runs the package's __init__ first, and that loads the whole
+    compiler (torch._dynamo, the edge dialects, torchao): most of the import time and memory
+    of a runtime that only loads a .pte. So while the runtime imports, the package is a bare
+    module whose __path__ is the real directory: submodules still import, the __init__ does
+    not run. The stand-in is removed afterwards (with what was imported through it), so a
+    later `import executorch.exir` (an export in the same process) gets the real package. If
+    the bindings need more of the package than its submodules, the normal import runs.
+    """
+    if COMPILER in sys.modules:  # already loaded (e.g. by an export): nothing to save
+        from executorch.runtime import Runtime
+
+        return Runtime
+    spec = importlib.util.find_spec("executorch")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("executorch is not installed")
+    stand_in = types.ModuleType(COMPILER)
+    stand_in.__path__ = [f"{spec.submodule_search_locations[0]}/exir"]
+    sys.modules[COMPILER] = stand_in
+    try:
+        from executorch.runtime import Runtime
+    except (AttributeError, ImportError):
+        _forget(COMPILER, "executorch.runtime", "executorch.extension.pybindings")
+        from executorch.runtime import Runtime
+    finally:
+        if sys.modules.get(COMPILER) is stand_in:
+            _forget(COMPILER)
+    return Runtime
+
+
+def _forget(*packages: str) -> None:
+    """Drop these modules and their submodules from sys.modules (the next import reloads)."""
+    for name in list(sys.modules):
+        if any(name == p or name.startswith(p + ".") for p in packages):
+            del sys.modules[name]
 
 
 class ExecuTorchBackend(Backend):
@@ -26,7 +72,8 @@ class ExecuTorchBackend(Backend):
         super().__init__(manifest)
         try:
             import torch
-            from executorch.runtime import Runtime
+
+            Runtime = import_runtime()  # noqa: N806 (a class)
         except ImportError as e:
             raise BackendError(f"this bundle needs ExecuTorch: {INSTALL_HINT}") from e
         self._torch = torch

@@ -252,3 +252,24 @@ def test_keep_float_modules_get_no_int8_weights(model: Echo) -> None:
         int8[path] = weight.op == "call_function" and "dequantize" in str(weight.target)
     assert int8[kept] is False
     assert int8["encoder.blocks.0.mlp.fc1"] is True and int8["encoder.blocks.1.mlp.fc2"] is True
+
+
+def test_the_runtime_loads_a_program_without_the_compiler(bundles: dict[str, Path]) -> None:
+    """Loading a .pte imports the bindings, not executorch.exir's package (the compiler, with
+    torch._dynamo: most of the import time); an export later in the process still works."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+import numpy as np
+from echo_edge.runtime.recognizer import Recognizer
+with Recognizer.from_bundle({str(bundles["fp32"])!r}) as r:
+    r.recognize(np.zeros(8000, np.float32))
+print(sorted(m for m in ("executorch.exir", "torch._dynamo", "torchao") if m in sys.modules))
+import executorch.exir
+print(callable(executorch.exir.to_edge_transform_and_lower))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]", "True"], done.stdout
