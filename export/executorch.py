@@ -14,14 +14,19 @@ observers calibrated on real speech, then convert_pt2e and the same lowering.
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from echo_edge.export.graphs import (
     WAVEFORM_STEM,
@@ -33,12 +38,43 @@ from echo_edge.export.graphs import (
     has_ctc,
     limits,
 )
+from echo_edge.layers import RMSNorm
 from echo_edge.model import Echo
 from echo_edge.runtime.bundle import FORMAT_VERSION, GRAPHS, frontend_constants, special_ids
 
 PROGRAM_NAME = "model.pte"
 Log = Callable[[str], None]
 Calibration = dict[str, list[tuple[torch.Tensor, ...]]]
+
+
+class GemmRMSNorm(nn.Module):
+    """RMSNorm with its mean of squares as a product with a constant 1/D row.
+
+    XNNPACK takes a linear layer but not a mean over the last dim of a 3-D tensor (its
+    mean.dim is 4-D over the two innermost dims only), so each norm left that mean to a
+    portable kernel and split the delegated graph around it. Same weights and eps; the sum
+    is rounded in another order (~1e-7 relative). Not an nn.Linear: int8 leaves it in fp32."""
+
+    def __init__(self, norm: RMSNorm) -> None:
+        super().__init__()
+        self.weight, self.eps = norm.weight, norm.eps
+        dim = norm.weight.shape[0]
+        self.register_buffer("row", torch.full((1, dim), 1.0 / dim), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(F.linear(x.pow(2), self.row) + self.eps) * self.weight
+
+
+def for_xnnpack(model: Echo) -> Echo:
+    """A copy of the model with the ops XNNPACK cannot take rewritten (GemmRMSNorm); module
+    paths are unchanged, so --keep-float and the waveform stem still name the same layers."""
+    model = copy.deepcopy(model)
+    norms = [name for name, m in model.named_modules() if isinstance(m, RMSNorm)]
+    for name in norms:
+        parent, _, child = name.rpartition(".")
+        owner = model.get_submodule(parent) if parent else model
+        setattr(owner, child, GemmRMSNorm(getattr(owner, child)))
+    return model
 
 
 def constant_methods(model: Echo, precision: str) -> dict[str, object]:
@@ -130,6 +166,41 @@ def _restore_ranges(edge: object, ranges: dict) -> None:
                     size.node.shape_env.var_to_range[size.node.expr] = declared
 
 
+@contextmanager
+def partition_reasons() -> Iterator[Counter]:
+    """Collect the reasons XNNPACK's partitioner gives (logged at debug level) for the nodes
+    it does not take, as "operator: reason" -> times given (a node is asked once per config
+    that matches it). Its other log records at WARNING and above pass on as before."""
+    reasons: Counter = Counter()
+    log = logging.getLogger("executorch.backends.xnnpack")
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            node, reason = getattr(record.msg, "node", None), getattr(record.msg, "reason", "")
+            if node is not None and reason:
+                reasons[f"{operator_name(node)}: {reason}"] += 1
+            elif record.levelno >= logging.WARNING:
+                logging.getLogger("executorch").handle(record)
+
+    handler = Collect(logging.DEBUG)
+    level, propagate = log.level, log.propagate
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    log.addHandler(handler)
+    try:
+        yield reasons
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        log.propagate = propagate
+
+
+def operator_name(node: torch.fx.Node) -> str:
+    """An edge node's operator as executorch.devtools names it (aten.mean.dim -> aten_mean_dim)."""
+    target = getattr(node.target, "__name__", str(node.target))
+    return target.replace(".", "_")
+
+
 def delegation_summary(edge: object) -> dict[str, dict]:
     """Per method: XNNPACK subgraphs, nodes delegated, nodes left to portable kernels, and
     those portable nodes by operator (`portable_ops`, most first): what XNNPACK did not take."""
@@ -186,11 +257,19 @@ def lower(
     from executorch.exir import to_edge_transform_and_lower
 
     ranges = _declared_ranges(programs)
-    edge = to_edge_transform_and_lower(
-        programs, partitioner=[XnnpackPartitioner()], constant_methods=constants
-    )
+    with partition_reasons() as reasons:
+        edge = to_edge_transform_and_lower(
+            programs, partitioner=[XnnpackPartitioner()], constant_methods=constants
+        )
     _restore_ranges(edge, ranges)
     summary = delegation_summary(edge)
+    # Why XNNPACK left each of a method's portable operators (program-wide counts of the reason).
+    for s in summary.values():
+        s["why_portable"] = {
+            key: count
+            for key, count in reasons.most_common()
+            if key.partition(":")[0] in s["portable_ops"]
+        }
     for graph, s in summary.items():
         total = s["delegated_nodes"] + s["portable_nodes"]
         log(
@@ -216,7 +295,7 @@ def export_executorch(
         raise ValueError("executorch int8 needs calibration inputs")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # pytree deprecations, per node
-        programs = capture(model, precision, calibration, log, keep_float)
+        programs = capture(for_xnnpack(model), precision, calibration, log, keep_float)
         start = time.perf_counter()
         buffer, summary = lower(programs, constant_methods(model, precision), log)
     (Path(out_dir) / PROGRAM_NAME).write_bytes(buffer)

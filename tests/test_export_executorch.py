@@ -273,3 +273,24 @@ print(callable(executorch.exir.to_edge_transform_and_lower))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["[]", "True"], done.stdout
+
+
+def test_norms_rewritten_for_xnnpack_keep_numerics_and_leave_no_mean(
+    bundles: dict[str, Path], model: Echo
+) -> None:
+    from echo_edge.export.executorch import GemmRMSNorm, for_xnnpack
+    from echo_edge.layers import RMSNorm
+
+    rewritten = for_xnnpack(model).eval()
+    norms = [m for m in rewritten.modules() if isinstance(m, GemmRMSNorm)]
+    assert norms and not any(isinstance(m, RMSNorm) for m in rewritten.modules())
+    assert any(isinstance(m, RMSNorm) for m in model.modules())  # the model is left as it was
+    x = torch.randn(2, 7, model.config.d_model) * 3
+    original = next(m for m in model.modules() if isinstance(m, RMSNorm))
+    assert rel(GemmRMSNorm(original)(x), original(x)) < 1e-6
+    # No norm leaves its mean to a portable kernel: the one mean left in the encoder is the
+    # waveform stem's channel norm (a mean over channels), the decoder has none.
+    for graph, most in (("encoder", 1), ("decoder", 0)):
+        for precision in ("fp32", "int8"):
+            ops = read_bundle(bundles[precision]).graphs[graph]["xnnpack"]["portable_ops"]
+            assert ops.get("aten_mean_dim", 0) <= most, (graph, precision, ops)
