@@ -491,6 +491,15 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def stored_report(report: dict) -> dict:
+    """What `--store` writes into a manifest: the report without its per-utterance
+    transcripts (250 utterances are 0.18 MB; the shipped bundle's asset budget has less
+    room), which `--out` keeps."""
+    kept = {k: v for k, v in report.items() if k != "utterances"}
+    kept["utterances_stored"] = False
+    return kept
+
+
 def verify_at_export(bundle: Path, checkpoint: str | Path | None, log: Log) -> dict:
     """Verify a freshly exported bundle on a small synthesised set; store the report.
 
@@ -588,7 +597,7 @@ def run_verify(args: argparse.Namespace) -> int:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2) if args.json else format_report(report), flush=True)
     if args.store:
-        stored = set_verify_report(args.bundle, report)
+        stored = set_verify_report(args.bundle, stored_report(report))
         print(
             f"echo-edge: report stored in {stored.path / 'manifest.json'}; its sha256 is now "
             f"{stored.manifest_sha256}",

@@ -135,7 +135,7 @@ def test_off_is_the_plain_encoder_bit_for_bit() -> None:
 
 
 def test_shipped_config_turns_it_on_and_the_field_is_checked() -> None:
-    """The shipped model (stage 5) was trained with level_norm on; a new config keeps it off."""
+    """The shipped model (stage 5 and on) was trained with level_norm on; a new config keeps it off."""
     from echo_edge.checkpoint import DEFAULT_CHECKPOINT
 
     assert EchoConfig.load(DEFAULT_CHECKPOINT / "config.json").level_norm is True

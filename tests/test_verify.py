@@ -282,7 +282,9 @@ def test_cli_passes_and_stores_the_report(tiny: Path, tmp_path: Path, capsys) ->
     assert status == 0, stderr
     assert "PASS" in stdout and "teacher-forced logits" in stdout
     stored = read_bundle(bundle).verify  # read_bundle checks every file's sha256 again
-    assert stored == json.loads(out.read_text())
+    full = json.loads(out.read_text())  # --out keeps the transcripts; the manifest does not
+    assert full["utterances"] and stored.pop("utterances_stored") is False
+    assert stored == {k: v for k, v in full.items() if k != "utterances"}
     # Storing rewrites manifest.json: the pin a user takes now is the one printed.
     assert f"its sha256 is now {sha256_file(bundle / 'manifest.json')}" in stderr
     assert stored["manifest_sha256"] != sha256_file(bundle / "manifest.json")
@@ -653,14 +655,14 @@ def test_shipped_onnx_fp32_reproduces_the_reference(shipped_onnx: dict[str, dict
         assert utt["bundle"] == utt["reference"], utt
 
 
-# The endpointed stream that `echo-edge transcribe` runs loses words on noisy audio at every
-# precision, so not from the export: stage 5 on the default set (2252 words), fp32 +1.15
-# points, 95 % interval [-0.05, +2.39] (noisy half +2.45, clean half 0.00), int8 dynamic
-# +1.42 [+0.13, +2.86]: sentences the short-pause rule cuts in two and edges trimmed in noise
-# (bench/results/verify/README.md, stage 5). The 0.5-point gate stands.
+# The endpointed stream that `echo-edge transcribe` runs lost words on noisy audio at every
+# precision with stage 5 (default set, 2252 words: fp32 +1.15, int8 +1.42: sentences the
+# short-pause rule cuts in two). Stage 6 (trained with --join-prob 0.25) passes with int8:
+# streamed -0.09 [-1.59, +1.37], but its noisy half is still +1.13 (clean half -1.18); fp32
+# was not re-measured (bench/results/verify/README.md, stage 6). Non-strict until it is.
 @pytest.mark.xfail(
     strict=False,
-    reason="streamed ΔWER fp32 +1.15, int8 +1.42 on the default set, from the noisy half",
+    reason="stage 6: int8 streamed -0.09 passes; fp32 not re-measured, noisy half +1.13",
 )
 def test_shipped_onnx_streaming_delta_wer(shipped_onnx: dict[str, dict]) -> None:
     for name, report in shipped_onnx.items():
@@ -672,16 +674,16 @@ def test_shipped_onnx_int8_numeric_checks(shipped_onnx: dict[str, dict]) -> None
     assert shipped_onnx["int8"]["checks"]["teacher_forced_agreement"]["pass"]
 
 
-# ΔWER on the default set (250 utterances, 2252 words: one word is 0.044 points): stage 5
-# +0.40 points, paired bootstrap 95 % interval [-0.41, +1.21] (stage 4: +0.44 [-0.91, +1.90];
-# bench/results/verify/README.md). The gate passes on the point estimate, two words from
-# failing; the interval cannot show the 0.5-point bound is met (its half-width comes from the
-# utterances whose near-ties int8 flips, not from the word count). The old 8-utterance set
+# ΔWER on the default set (250 utterances, 2252 words: one word is 0.044 points): stage 6
+# -0.40 points, paired bootstrap 95 % interval [-1.58, +0.67] (stage 5 +0.40 [-0.41, +1.21],
+# stage 4 +0.44 [-0.91, +1.90]; bench/results/verify/README.md). The gate passes on the point
+# estimate; the interval cannot show the 0.5-point bound is met (its half-width comes from
+# the utterances whose near-ties int8 flips, not from the word count). The old 8-utterance set
 # (66 words) read +4.55 [0.00, +13.43]; festival's 60 utterances (497 words) +0.80 [-4.80,
 # +7.14] (stage 4).
 @pytest.mark.xfail(
     strict=False,
-    reason="default set: +0.40 points, 95 % interval [-0.41, +1.21]: the bound is not resolved",
+    reason="default set: -0.40 points, 95 % interval [-1.58, +0.67]: the bound is not resolved",
 )
 def test_shipped_onnx_int8_delta_wer(shipped_onnx: dict[str, dict]) -> None:
     assert shipped_onnx["int8"]["checks"]["delta_wer_points"]["pass"]
