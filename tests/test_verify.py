@@ -739,6 +739,8 @@ def test_shipped_executorch_int8_numeric_checks(shipped_executorch: dict[str, di
 # stage 6); with export's default espeak-ng calibration it is not measured. Earlier models
 # read +4.55 (first), -1.52 (stage 3). Kept as a non-strict xfail so a model that meets it shows.
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="ExecuTorch int8: stage 4 +1.52; stage 6 not measured so")
+@pytest.mark.xfail(
+    strict=False, reason="ExecuTorch int8, default calibration: stage 4 +1.52; stage 6 unmeasured"
+)
 def test_shipped_executorch_int8_delta_wer(shipped_executorch: dict[str, dict]) -> None:
     assert shipped_executorch["int8"]["checks"]["delta_wer_points"]["pass"]
