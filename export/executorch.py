@@ -37,6 +37,7 @@ from echo_edge.export.graphs import (
     graph_spec,
     has_ctc,
     limits,
+    within,
 )
 from echo_edge.layers import RMSNorm
 from echo_edge.model import Echo
@@ -102,7 +103,7 @@ def _in_modules(node: torch.fx.Node, modules: Sequence[str]) -> bool:
     encoder.blocks.0.mlp.fc2, or a module inside one)."""
     stack = node.meta.get("nn_module_stack", {})
     paths = [str(path) for path, _ in stack.values()]
-    return any(p == m or p.startswith(m + ".") for p in paths for m in modules)
+    return any(within(p, modules) for p in paths)
 
 
 def quantize_graph(

@@ -8,6 +8,7 @@ reference, not a copy. Input/output names live in the torch-free runtime/bundle.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -35,6 +36,14 @@ WAVEFORM_STEM = "encoder.blend.stems.waveform"
 # Every module kept fp32 in reduced-precision graphs: the waveform stem and the level
 # normalisation's spectrum (echo_edge/level.py; power spectra span 16 decades).
 FP32_MODULES = (WAVEFORM_STEM, LEVEL_MODULE)
+
+
+def within(path: str, modules: Sequence[str]) -> bool:
+    """Whether module path `path` is one of `modules` or a module inside one
+    (encoder.blocks.1 holds encoder.blocks.1.mlp, not encoder.blocks.10)."""
+    return any(path == m or path.startswith(m + ".") for m in modules)
+
+
 CTC_HEAD = "ctc_head"  # module path of the auxiliary CTC head (EncoderGraph, Echo)
 
 

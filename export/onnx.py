@@ -35,6 +35,7 @@ from echo_edge.export.graphs import (
     graph_modules,
     graph_spec,
     has_ctc,
+    within,
 )
 from echo_edge.export.quantize import (
     in_fp32_module,
@@ -109,7 +110,7 @@ def module_nodes(model_proto: onnx.ModelProto, modules: Sequence[str]) -> list[s
     for node in model_proto.graph.node:
         meta = {p.key: p.value for p in node.metadata_props}
         path = meta.get("module") or innermost_module(meta.get("namespace", ""))
-        if any(path == m or path.startswith(m + ".") for m in modules):
+        if within(path, modules):
             names.append(node.name)
     return names
 
