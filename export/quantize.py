@@ -32,7 +32,7 @@ from onnxruntime.quantization import (
 from tqdm import tqdm
 
 from echo_edge import constants as C
-from echo_edge.export.graphs import FP32_MODULES
+from echo_edge.export.graphs import FP32_MODULES, within
 from echo_edge.model import Echo
 from echo_edge.runtime.bundle import GRAPH_INPUTS
 from echo_edge.tokenizer import EchoTokenizer
@@ -174,8 +174,11 @@ def waveform_stem_nodes(model_proto: object) -> list[str]:
 
 
 def in_fp32_module(namespace: str) -> bool:
-    """Whether an exporter namespace (module stack) lies inside one of FP32_MODULES."""
-    return any(m + ":" in namespace for m in FP32_MODULES)
+    """Whether an exporter namespace ("path: class/" per module, then "op: aten op") lies
+    inside one of FP32_MODULES, by whole module paths: a module whose name merely ends like
+    one of them (foo.encoder.blend.stems.waveform, ...waveform2) is not inside it."""
+    paths = [segment.split(":")[0].strip() for segment in namespace.split("/")[:-1]]
+    return any(within(path, FP32_MODULES) for path in paths)
 
 
 class FeedReader(CalibrationDataReader):

@@ -111,3 +111,21 @@ def test_layers_are_named_by_their_innermost_module() -> None:
     )
     assert innermost_module(namespace) == "encoder.blocks.1.mlp.fc2"
     assert innermost_module(": echo_edge.export.graphs.DecoderGraph/add_3: aten.add.Tensor") == ""
+
+
+def test_fp32_modules_are_matched_by_whole_module_paths() -> None:
+    from echo_edge.export.graphs import WAVEFORM_STEM
+    from echo_edge.export.quantize import in_fp32_module
+
+    def namespace(*paths: str) -> str:
+        modules = "".join(f"{p}: torch.nn.Module/" for p in paths)
+        return ": echo_edge.export.graphs.EncoderGraph/" + modules + "conv1d: aten.conv1d.default"
+
+    assert in_fp32_module(namespace("encoder", WAVEFORM_STEM))
+    assert in_fp32_module(namespace("encoder", WAVEFORM_STEM, WAVEFORM_STEM + ".0"))
+    # names that only contain the stem's path as text are other modules
+    assert not in_fp32_module(namespace("encoder", WAVEFORM_STEM + "2"))
+    assert not in_fp32_module(namespace("encoder", "decoy." + WAVEFORM_STEM))
+    assert not in_fp32_module(namespace("encoder", "encoder.blocks.1.mlp.fc2"))
+    # the op segment is not a module
+    assert not in_fp32_module(f": EncoderGraph/{WAVEFORM_STEM}: aten.conv1d.default")
