@@ -275,6 +275,37 @@ print(callable(executorch.exir.to_edge_transform_and_lower))
     assert done.stdout.split() == ["[]", "True"], done.stdout
 
 
+def test_the_runtime_falls_back_to_the_normal_import(bundles: dict[str, Path]) -> None:
+    """Bindings that need more of executorch.exir than its submodules (here: a finder that
+    refuses executorch.runtime while the bare stand-in is in sys.modules) get the normal
+    import: the program still loads and runs, and the real compiler package is left loaded."""
+    import subprocess
+    import sys
+
+    script = f"""
+import importlib.abc, sys
+import numpy as np
+
+class NeedsTheCompiler(importlib.abc.MetaPathFinder):
+    refused = 0
+    def find_spec(self, name, path=None, target=None):
+        exir = sys.modules.get("executorch.exir")
+        if name == "executorch.runtime" and exir is not None and not getattr(exir, "__file__", None):
+            NeedsTheCompiler.refused += 1
+            raise ImportError("the bindings need executorch.exir's package")
+        return None
+
+sys.meta_path.insert(0, NeedsTheCompiler())
+from echo_edge.runtime.recognizer import Recognizer
+with Recognizer.from_bundle({str(bundles["fp32"])!r}) as r:
+    r.recognize(np.zeros(8000, np.float32))
+print(NeedsTheCompiler.refused, bool(getattr(sys.modules["executorch.exir"], "__file__", None)))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "True"], done.stdout
+
+
 def test_norms_rewritten_for_xnnpack_keep_numerics_and_leave_no_mean(
     bundles: dict[str, Path], model: Echo
 ) -> None:
