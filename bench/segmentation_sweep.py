@@ -3,9 +3,10 @@
     OMP_NUM_THREADS=1 PYTHONPATH=. python bench/segmentation_sweep.py [BUNDLE] [L,PAUSE,HYST[,PAD] ...]
 
 Dev set: verify's recipe with another seed (16 000 001) and 150 utterances, so tuning never
-sees the gate's audio. For each (long_utterance_seconds, SHORT_PAUSE_SECONDS,
-STOP_HYSTERESIS_DB) (default: the grid below; BUNDLE default: the shipped one) it prints the streamed WER on the dev set (all, noisy half) and the WER
-of bench/long_audio.py's 5-minute reading as one file; the one-pass WER is the baseline.
+sees the gate's audio. For each (long_utterance_seconds, short_pause_seconds,
+stop_hysteresis_db[, end_pad_seconds]) of StreamOptions (default: the grid below; BUNDLE
+default: the shipped one) it prints the streamed WER on the dev set (all, noisy half) and the
+WER of bench/long_audio.py's 5-minute reading as one file; the one-pass WER is the baseline.
 """
 
 import sys
@@ -15,7 +16,6 @@ from dataclasses import replace
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 import long_audio
 
-import echo_edge.runtime.stream as stream_mod
 from echo_edge.evalset import RECIPE, verify_set
 from echo_edge.metrics import word_error_rate
 from echo_edge.runtime.recognizer import FILE_OPTIONS, SHIPPED_BUNDLE, Recognizer
@@ -30,7 +30,7 @@ GRID = [
 ]
 bundle = sys.argv[1] if len(sys.argv) > 1 else str(SHIPPED_BUNDLE)
 grid = [tuple(map(float, a.split(","))) for a in sys.argv[2:]] or GRID
-grid = [(*g, stream_mod.END_PAD_SECONDS)[:4] for g in grid]  # PAD: END_PAD_SECONDS
+grid = [(*g, FILE_OPTIONS.end_pad_seconds)[:4] for g in grid]
 dev = verify_set(rec={**RECIPE, "seed": 16_000_001, "count": 150})
 r = Recognizer.from_bundle(bundle, threads=1)
 refs = [u.text for u in dev]
@@ -43,10 +43,13 @@ out["one_pass_dev_noisy"] = 100 * word_error_rate([refs[i] for i in noisy], [one
 print(out, flush=True)
 print({"bundle": bundle}, flush=True)
 for L, pause, hyst, pad in grid:
-    stream_mod.END_PAD_SECONDS = pad
-    stream_mod.SHORT_PAUSE_SECONDS = pause
-    stream_mod.STOP_HYSTERESIS_DB = hyst
-    opts = replace(FILE_OPTIONS, long_utterance_seconds=L)
+    opts = replace(
+        FILE_OPTIONS,
+        long_utterance_seconds=L,
+        short_pause_seconds=pause,
+        stop_hysteresis_db=hyst,
+        end_pad_seconds=pad,
+    )
     t0 = time.perf_counter()
     st = [r.transcribe_samples(u.audio, options=opts).text for u in dev]
     lg = r.transcribe_samples(whole, options=opts)

@@ -48,12 +48,9 @@ START_WINDOW_SECONDS = 0.3  # the window in which active frames start an utteran
 # The noise floor is the lowest frame energy of this much past audio: long enough to span
 # the pauses of running speech, short enough to follow a noise that starts or grows.
 FLOOR_SECONDS = 2.0
-STOP_HYSTERESIS_DB = 6.0  # speech goes on until energy falls this far below the start threshold
-SHORT_PAUSE_SECONDS = 0.12  # quiet that ends an utterance past long_utterance_seconds
 CUT_SEARCH_SECONDS = 3.0  # a long utterance is cut at the quietest point of its last 3 s ...
 CUT_SMOOTH_FRAMES = 11  # ... of energy averaged over 110 ms (centred) ...
 CUT_TOLERANCE_DB = 1.0  # ... taking the latest frame within this of the minimum
-END_PAD_SECONDS = 0.2  # audio kept after the last loud frame in a final
 MIN_UTTERANCE_FRAMES = 3  # the encoder's shortest input (20 ms)
 PARTIAL_LOAD = 0.5  # share of real time partial results may use; beyond it they come less often
 
@@ -73,11 +70,16 @@ class StreamOptions:
     # Active (voiced, above threshold) audio needed within START_WINDOW_SECONDS to start an
     # utterance; an utterance with less in all gives no text.
     min_voiced_seconds: float = 0.05
-    # Quiet (STOP_HYSTERESIS_DB under the start threshold) that ends an utterance.
+    # Speech goes on until energy falls this far (dB) below the start threshold.
+    stop_hysteresis_db: float = 6.0
+    # Quiet (stop_hysteresis_db under the start threshold) that ends an utterance.
     trailing_silence_seconds: float = 0.6
-    # Past this length an utterance also ends at a short pause (SHORT_PAUSE_SECONDS): the model
+    # Past this length an utterance also ends at a short pause (short_pause_seconds): the model
     # is most accurate on a sentence or two, and a long utterance costs more to re-decode.
     long_utterance_seconds: float = 2.0
+    short_pause_seconds: float = 0.12
+    # Audio kept after the last loud frame in a final (all of a shorter pause).
+    end_pad_seconds: float = 0.2
     # Longer utterances are cut (a final) at the quietest point of their last few seconds
     # and continue from there as a new one.
     max_utterance_seconds: float = 15.0
@@ -96,10 +98,14 @@ class StreamOptions:
             raise ValueError("the noise margin must be between 0 and 60 dB")
         if not 0.0 <= self.voicing_threshold <= 1.0:
             raise ValueError("the voicing threshold must be between 0 and 1")
+        if not 0.0 <= self.stop_hysteresis_db <= 60.0:
+            raise ValueError("the stop hysteresis must be between 0 and 60 dB")
         for name, what in (
             ("min_voiced_seconds", "the minimum voiced time"),
             ("trailing_silence_seconds", "the trailing silence"),
             ("long_utterance_seconds", "the long-utterance length"),
+            ("short_pause_seconds", "the short pause"),
+            ("end_pad_seconds", "the end padding"),
             ("pre_roll_seconds", "the pre-roll"),
             ("partial_interval_seconds", "the partial result interval"),
         ):
@@ -353,9 +359,9 @@ class Stream:
         self._pre_roll = _frames(opts.pre_roll_seconds)
         self._trailing = max(1, _frames(opts.trailing_silence_seconds))
         self._long = _frames(opts.long_utterance_seconds)
-        self._short_pause = min(self._trailing, _frames(SHORT_PAUSE_SECONDS))
+        self._short_pause = min(self._trailing, _frames(opts.short_pause_seconds))
         self._min_voiced = max(1, _frames(opts.min_voiced_seconds))
-        self._end_pad = _frames(END_PAD_SECONDS)
+        self._end_pad = _frames(opts.end_pad_seconds)
         self._interval = _frames(opts.partial_interval_seconds)
         self._wait = self._interval  # frames until the next partial (grows if decoding is slow)
         self._frontend = IncrementalFrontend(recognizer.backend.frontend, *recognizer.context)
@@ -461,7 +467,7 @@ class Stream:
             self._floor.update(block.energy) + opts.noise_margin_db, opts.start_threshold_dbfs
         )
         active = (block.energy >= threshold) & (block.pitch[2] >= opts.voicing_threshold)
-        loud = block.energy >= threshold - STOP_HYSTERESIS_DB  # (k,)
+        loud = block.energy >= threshold - opts.stop_hysteresis_db  # (k,)
         self._frames.append(block, active)
         self.stats.vad_seconds += time.perf_counter() - t0
         results = []
@@ -483,7 +489,7 @@ class Stream:
             if opts.endpointing and (
                 quiet >= self._trailing or long and quiet >= self._short_pause
             ):
-                # End inside the pause: END_PAD_SECONDS (or all of a short pause) after speech.
+                # End inside the pause: end_pad_seconds (or all of a short pause) after speech.
                 end = self._last_loud + 1 + min(self._end_pad, quiet)
                 results += self._final(end, reopen=False)
             elif frame + 1 - self._start >= self._max:

@@ -137,6 +137,18 @@ def add_transcribe_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         help="seconds of quiet that end an utterance",
     )
     vad.add_argument(
+        "--long-utterance",
+        type=number(0.0, 60.0, note=" seconds"),
+        default=d.long_utterance_seconds,
+        help="seconds after which a shorter pause (--short-pause) also ends an utterance",
+    )
+    vad.add_argument(
+        "--short-pause",
+        type=number(0.0, 60.0, note=" seconds"),
+        default=d.short_pause_seconds,
+        help="seconds of quiet that end an utterance longer than --long-utterance",
+    )
+    vad.add_argument(
         "--max-utterance",
         type=number(0.1, 60.0, note=" seconds"),
         default=d.max_utterance_seconds,
@@ -170,6 +182,8 @@ def stream_options(args: argparse.Namespace, live: bool) -> StreamOptions:
         start_threshold_dbfs=args.start_threshold,
         voicing_threshold=args.voicing_threshold,
         trailing_silence_seconds=args.trailing_silence,
+        long_utterance_seconds=args.long_utterance,
+        short_pause_seconds=args.short_pause,
         max_utterance_seconds=args.max_utterance,
         partial_interval_seconds=args.partial_interval if live else 0.0,
         decoding=DecodingOptions()

@@ -176,6 +176,21 @@ def test_long_utterances_also_end_at_short_pauses(recognizer, rng) -> None:
             assert len(ends) == 2 and 3.5 + 0.1 <= ends[0] <= 3.5 + 0.2
 
 
+def test_the_short_pause_and_end_pad_are_options(recognizer, rng) -> None:
+    """A 0.2 s pause 3 s in ends a long utterance at short_pause_seconds 0.12, not at 0.3;
+    end_pad_seconds sets how much of the pause the first final keeps."""
+    y = syllabic(6.0, seed=7)
+    y[int(3.0 * C.SAMPLE_RATE) : int(3.2 * C.SAMPLE_RATE)] = 0.0
+    y = np.concatenate([np.zeros(C.SAMPLE_RATE // 2, np.float32), y])
+    kept = finals(recognizer, y, rng, long_utterance_seconds=2.0, short_pause_seconds=0.3)
+    assert [r.end for r in kept] == [pytest.approx(6.5, abs=0.01)]
+    ends = {
+        pad: finals(recognizer, y, rng, long_utterance_seconds=2.0, end_pad_seconds=pad)[0].end
+        for pad in (0.0, 0.1)
+    }
+    assert ends[0.0] <= 3.5 + 0.02 and ends[0.1] == pytest.approx(ends[0.0] + 0.1, abs=0.02)
+
+
 # ---- partials never change finals ---------------------------------------------------------
 def test_partials_do_not_change_finals(recognizer, rng) -> None:
     from tests.speech import speak

@@ -406,6 +406,22 @@ def test_ctc_weight_flag_reaches_the_stream_options() -> None:
     assert stream_options(args, live=True).decoding.ctc_weight == 0.5
 
 
+def test_pause_flags_reach_the_stream_options() -> None:
+    from echo_edge.cli import HelpFormatter, Parser
+    from echo_edge.runtime.stream import StreamOptions
+    from echo_edge.runtime.transcribe import add_transcribe_args, stream_options
+
+    parser = add_transcribe_args(Parser(prog="echo-edge transcribe", formatter_class=HelpFormatter))
+    default = stream_options(parser.parse_args(["a.wav"]), live=False)
+    assert (default.long_utterance_seconds, default.short_pause_seconds) == (
+        StreamOptions().long_utterance_seconds,
+        StreamOptions().short_pause_seconds,
+    )
+    args = parser.parse_args(["a.wav", "--long-utterance", "3", "--short-pause", "0.2"])
+    options = stream_options(args, live=True)
+    assert (options.long_utterance_seconds, options.short_pause_seconds) == (3.0, 0.2)
+
+
 def test_ctc_weight_flag_on_a_bundle_without_ctc_warns_once(tmp_path) -> None:
     from tests.speech import speak_to_file
     from tests.test_runtime import cli
