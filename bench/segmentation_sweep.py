@@ -24,6 +24,7 @@ from echo_edge.evalset import RECIPE, verify_set
 from echo_edge.metrics import word_error_rate
 from echo_edge.runtime.recognizer import FILE_OPTIONS, SHIPPED_BUNDLE, Recognizer
 
+NOISY_READING_SNR_DB = 10.0  # the reading again under pink noise at this SNR
 GRID = [
     (2.0, 0.12, 6.0),
     (2.0, 0.2, 6.0),
@@ -41,7 +42,6 @@ refs = [u.text for u in dev]
 one = [r.recognize(u.audio).text for u in dev]
 whole, clips, lrefs = long_audio.reading(5.0)
 lref = " ".join(lrefs)
-NOISY_READING_SNR_DB = 10.0
 noisy_whole = add_noise(whole, NOISY_READING_SNR_DB, "pink", np.random.default_rng(16_000_002))
 out = {"one_pass_dev": 100 * word_error_rate(refs, one)}
 noisy = [i for i, u in enumerate(dev) if i % 2 == 1]

@@ -77,6 +77,8 @@ class StreamOptions:
     # Past this length an utterance also ends at a short pause (short_pause_seconds): the model
     # is most accurate on a sentence or two, and a long utterance costs more to re-decode.
     long_utterance_seconds: float = 2.0
+    # Quiet that ends an utterance past long_utterance_seconds (at least one frame, at most
+    # trailing_silence_seconds).
     short_pause_seconds: float = 0.12
     # Audio kept after the last loud frame in a final (all of a shorter pause).
     end_pad_seconds: float = 0.2
@@ -359,7 +361,7 @@ class Stream:
         self._pre_roll = _frames(opts.pre_roll_seconds)
         self._trailing = max(1, _frames(opts.trailing_silence_seconds))
         self._long = _frames(opts.long_utterance_seconds)
-        self._short_pause = min(self._trailing, _frames(opts.short_pause_seconds))
+        self._short_pause = min(self._trailing, max(1, _frames(opts.short_pause_seconds)))
         self._min_voiced = max(1, _frames(opts.min_voiced_seconds))
         self._end_pad = _frames(opts.end_pad_seconds)
         self._interval = _frames(opts.partial_interval_seconds)

@@ -144,9 +144,10 @@ def add_transcribe_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     )
     vad.add_argument(
         "--short-pause",
-        type=number(0.0, 60.0, note=" seconds"),
+        type=number(0.0, 60.0, above=True, note=" seconds"),
         default=d.short_pause_seconds,
-        help="seconds of quiet that end an utterance longer than --long-utterance",
+        help="seconds of quiet that end an utterance longer than --long-utterance "
+        "(at most --trailing-silence)",
     )
     vad.add_argument(
         "--max-utterance",

@@ -282,7 +282,7 @@ TRANSCRIBE_FLAGS = {
     "--trailing-silence": ["nan", "inf", "-1", "1e9"],
     "--max-utterance": ["nan", "inf", "0", "-5", "1e9"],
     "--long-utterance": ["nan", "inf", "-1", "1e9"],
-    "--short-pause": ["nan", "inf", "-0.1", "1e9"],
+    "--short-pause": ["nan", "inf", "-0.1", "0", "1e9"],
     "--start-threshold": ["nan", "-inf", "5", "-1e9"],
     "--voicing-threshold": ["nan", "5", "-0.1"],
     "--partial-interval": ["nan", "inf", "-1"],

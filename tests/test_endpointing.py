@@ -188,7 +188,24 @@ def test_the_short_pause_and_end_pad_are_options(recognizer, rng) -> None:
         pad: finals(recognizer, y, rng, long_utterance_seconds=2.0, end_pad_seconds=pad)[0].end
         for pad in (0.0, 0.1)
     }
-    assert ends[0.0] <= 3.5 + 0.02 and ends[0.1] == pytest.approx(ends[0.0] + 0.1, abs=0.02)
+    assert 3.5 - 0.02 <= ends[0.0] <= 3.5 + 0.02
+    assert ends[0.1] == pytest.approx(ends[0.0] + 0.1, abs=0.02)
+    assert len(finals(recognizer, y, rng, long_utterance_seconds=2.0, end_pad_seconds=0.0)) == 2
+
+
+def test_the_stop_hysteresis_decides_whether_a_quieter_tail_is_speech(recognizer, rng) -> None:
+    """Speech, then 1 s of a steady sound at -70 dBFS (under the -65 dBFS start threshold, and
+    the floor + 12 dB the noise floor puts it at once the tail is the floor), then silence:
+    with 15 dB of hysteresis the tail still counts as speech (the final ends after it), with
+    2 dB it is quiet and the final ends soon after the loud part."""
+    lead = np.zeros(C.SAMPLE_RATE // 2, np.float32)
+    tail = at_dbfs(harmonic(1.0, seed=10, gaps=False), -70.0)
+    y = np.concatenate([lead, syllabic(2.0, seed=9), tail, np.zeros(C.SAMPLE_RATE, np.float32)])
+    end = {}
+    for hyst in (2.0, 15.0):
+        cuts = finals(recognizer, y, rng, stop_hysteresis_db=hyst, long_utterance_seconds=60.0)
+        end[hyst] = cuts[0].end
+    assert end[2.0] <= 2.5 + 0.25 and end[15.0] >= 3.5, end
 
 
 # ---- partials never change finals ---------------------------------------------------------

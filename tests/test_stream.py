@@ -412,14 +412,33 @@ def test_pause_flags_reach_the_stream_options() -> None:
     from echo_edge.runtime.transcribe import add_transcribe_args, stream_options
 
     parser = add_transcribe_args(Parser(prog="echo-edge transcribe", formatter_class=HelpFormatter))
-    default = stream_options(parser.parse_args(["a.wav"]), live=False)
-    assert (default.long_utterance_seconds, default.short_pause_seconds) == (
-        StreamOptions().long_utterance_seconds,
-        StreamOptions().short_pause_seconds,
+    d = StreamOptions()  # the values the module constants had before they were options
+    assert (d.stop_hysteresis_db, d.long_utterance_seconds, d.short_pause_seconds) == (
+        6.0,
+        2.0,
+        0.12,
     )
+    assert d.end_pad_seconds == 0.2
+    default = stream_options(parser.parse_args(["a.wav"]), live=False)
+    assert (default.long_utterance_seconds, default.short_pause_seconds) == (2.0, 0.12)
     args = parser.parse_args(["a.wav", "--long-utterance", "3", "--short-pause", "0.2"])
     options = stream_options(args, live=True)
     assert (options.long_utterance_seconds, options.short_pause_seconds) == (3.0, 0.2)
+
+
+BAD_PAUSE_OPTIONS = [
+    (field, value)
+    for field in ("stop_hysteresis_db", "short_pause_seconds", "end_pad_seconds")
+    for value in (-1.0, float("nan"))
+] + [("stop_hysteresis_db", 61.0)]
+
+
+@pytest.mark.parametrize(("field", "value"), BAD_PAUSE_OPTIONS)
+def test_bad_pause_options_are_refused(field: str, value: float) -> None:
+    from echo_edge.runtime.stream import StreamOptions
+
+    with pytest.raises(ValueError):
+        StreamOptions(**{field: value})
 
 
 def test_ctc_weight_flag_on_a_bundle_without_ctc_warns_once(tmp_path) -> None:
