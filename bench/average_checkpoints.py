@@ -4,7 +4,9 @@
 
 Checkpoints fine-tuned from one another lie in one basin, so their average is a model too
 (often better held-out than either end); the first checkpoint's config.json (and
-tokenizer.json, if any) is copied beside the averaged model.safetensors.
+tokenizer.json, if any) is copied beside the averaged model.safetensors. A Trainer
+checkpoint (runs/X/checkpoint-N) names every tensor under its training wrapper
+(`echo.ctc_head.weight`); that prefix is dropped, so it averages with a final model.
 """
 
 import argparse
@@ -14,6 +16,16 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+
+TRAINER_PREFIX = "echo."  # echo_edge.train's wrapper module holds the model as .echo
+
+
+def model_state(checkpoint: Path) -> dict[str, torch.Tensor]:
+    """The model's tensors of a checkpoint directory, named as Echo names them."""
+    state = load_file(str(checkpoint / "model.safetensors"))
+    if state and all(name.startswith(TRAINER_PREFIX) for name in state):
+        state = {name[len(TRAINER_PREFIX) :]: t for name, t in state.items()}
+    return state
 
 
 def main() -> int:
@@ -26,7 +38,7 @@ def main() -> int:
     if len(weights) != len(args.checkpoints) or sum(weights) <= 0:
         print("average_checkpoints: one positive weight per checkpoint", file=sys.stderr)
         return 2
-    states = [load_file(str(c / "model.safetensors")) for c in args.checkpoints]
+    states = [model_state(c) for c in args.checkpoints]
     if any(s.keys() != states[0].keys() for s in states):
         print("average_checkpoints: the checkpoints hold different tensors", file=sys.stderr)
         return 2
