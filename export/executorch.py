@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from echo_edge.attention import Attention
 from echo_edge.export.graphs import (
     WAVEFORM_STEM,
     BackendExport,
@@ -66,15 +67,63 @@ class GemmRMSNorm(nn.Module):
         return x * torch.rsqrt(F.linear(x.pow(2), self.row) + self.eps) * self.weight
 
 
+class BmmAttention(Attention):
+    """Attention as XNNPACK takes it: 3-D batched matmuls around a plain softmax, and views
+    whose one dynamic dimension is inferred (-1).
+
+    torch.export decomposes F.scaled_dot_product_attention into a "safe" softmax that zeroes
+    rows whose keys are all -inf (eq, any, logical_not, where, full_like) and a scale by
+    mul.Scalar: XNNPACK has no config for those, so each attention left five (Tq x Tk)-sized
+    ops to portable kernels. Our masks are finite (MASK_VALUE), so no row is all -inf and the
+    plain softmax is the same function. XNNPACK's reshape takes no symbolic size, only one -1,
+    and a 4-D @ exports with expand_copy ops it leaves portable too: hence the 3-D bmm."""
+
+    def split(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, D_model) -> (B, H, T, D)."""
+        return x.view(x.shape[0], -1, self.n_heads, self.head_dim).transpose(1, 2)
+
+    def attend(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Same contract as Attention.attend (inference only: no dropout)."""
+        q2, k2 = self.score(q, k)
+        b, h, _, d = q2.shape
+        logits = torch.bmm(
+            q2.reshape(b * h, -1, d), k2.reshape(b * h, -1, d).transpose(1, 2)
+        )  # (B*H, Tq, Tk)
+        if bias is not None:
+            logits = logits + heads_into_batch(bias, b, h)
+        weights = logits.softmax(dim=-1)
+        out = torch.bmm(weights, v.reshape(b * h, -1, v.shape[-1]))  # (B*H, Tq, Dh)
+        out = out.view(b, h, -1, v.shape[-1]).transpose(1, 2)  # (B, Tq, H, Dh)
+        return self.out_proj(out.reshape(b, -1, h * v.shape[-1]))
+
+
+def heads_into_batch(bias: torch.Tensor, b: int, h: int) -> torch.Tensor:
+    """A bias broadcastable to (B, H, Tq, Tk) -> one broadcastable to (B*H, Tq, Tk).
+
+    A 2-D (Tq, Tk) bias broadcasts as it is; a 4-D one (B, 1 or H, 1 or Tq, Tk) drops its
+    batch dim when B is 1 (the exported graphs) and is expanded over the heads otherwise."""
+    if bias.dim() == 2:
+        return bias
+    if b == 1:
+        return bias.reshape(bias.shape[1], bias.shape[2], -1)
+    return bias.expand(b, h, -1, -1).reshape(b * h, bias.shape[2], -1)
+
+
 def for_xnnpack(model: Echo) -> Echo:
-    """A copy of the model with the ops XNNPACK cannot take rewritten (GemmRMSNorm); module
-    paths are unchanged, so --keep-float and the waveform stem still name the same layers."""
+    """A copy of the model with the ops XNNPACK cannot take rewritten (GemmRMSNorm,
+    BmmAttention); module paths are unchanged, so --keep-float and the waveform stem still
+    name the same layers."""
     model = copy.deepcopy(model)
     norms = [name for name, m in model.named_modules() if isinstance(m, RMSNorm)]
     for name in norms:
         parent, _, child = name.rpartition(".")
         owner = model.get_submodule(parent) if parent else model
         setattr(owner, child, GemmRMSNorm(getattr(owner, child)))
+    for module in model.modules():
+        if type(module) is Attention:
+            module.__class__ = BmmAttention  # same parameters and state, another attend
     return model
 
 

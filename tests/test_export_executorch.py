@@ -325,3 +325,42 @@ def test_norms_rewritten_for_xnnpack_keep_numerics_and_leave_no_mean(
         for precision in ("fp32", "int8"):
             ops = read_bundle(bundles[precision]).graphs[graph]["xnnpack"]["portable_ops"]
             assert ops.get("aten_mean_dim", 0) <= most, (graph, precision, ops)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"score": "blend", "pitch_bias": True, "features": ("spectrogram", "waveform", "pitch")}],
+)
+@pytest.mark.parametrize("batch", [1, 2])
+def test_attention_rewritten_for_xnnpack_keeps_numerics(overrides: dict, batch: int) -> None:
+    """BmmAttention (3-D bmm around a plain softmax) gives the model's logits within 1e-5 of
+    F.scaled_dot_product_attention's, with a padded row, a pitch bias and a blended score."""
+    from echo_edge.attention import Attention
+    from echo_edge.export.executorch import BmmAttention, for_xnnpack
+
+    torch.manual_seed(0)
+    model = Echo(tiny_config(**overrides)).eval()
+    rewritten = for_xnnpack(model).eval()
+    attns = [m for m in rewritten.modules() if isinstance(m, Attention)]
+    assert attns and all(type(m) is BmmAttention for m in attns)
+    assert not any(type(m) is BmmAttention for m in model.modules())  # the model is untouched
+    wave = torch.randn(batch, 16000) * 0.1
+    mask = torch.ones(batch, 16000)
+    mask[-1, 11000:] = 0.0  # the last row is padded: hard-masked keys
+    ids = torch.randint(4, model.config.vocab_size, (batch, 9))
+    with torch.no_grad():
+        want = model(wave, mask, decoder_input_ids=ids)["logits"]
+        got = rewritten(wave, mask, decoder_input_ids=ids)["logits"]
+    assert (got - want).abs().max() < 1e-5 * max(1.0, float(want.abs().max()))
+
+
+def test_attention_leaves_no_softmax_guard_to_portable_kernels(bundles: dict[str, Path]) -> None:
+    """torch.export's decomposition of F.scaled_dot_product_attention guards all-masked rows
+    with eq/any/logical_not/where and scales with mul.Scalar, none of which XNNPACK takes
+    ((Tq x Tk)-sized portable ops in every attention). The BmmAttention export leaves none
+    of them in the encoder or decoder, at either precision."""
+    guard = {"aten_logical_not_default", "aten_any_dim", "aten_mul_scalar", "aten_eq_scalar"}
+    for graph in ("encoder", "decoder"):
+        for precision in ("fp32", "int8"):
+            ops = read_bundle(bundles[precision]).graphs[graph]["xnnpack"]["portable_ops"]
+            assert not guard & set(ops), (graph, precision, ops)
