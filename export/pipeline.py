@@ -264,18 +264,19 @@ def export_bundle(
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         try:
-            result = _run_exporter(
-                model,
-                staging,
-                backend,
-                precision,
-                quant,
-                inputs,
-                timing_cache,
-                fp32_graphs,
-                log,
-                keep_float,
-            )
+            with toolchain_errors(label):
+                result = _run_exporter(
+                    model,
+                    staging,
+                    backend,
+                    precision,
+                    quant,
+                    inputs,
+                    timing_cache,
+                    fp32_graphs,
+                    log,
+                    keep_float,
+                )
             tokenizer.save(staging / TOKENIZER_NAME)
             log(f"[4/4] writing {MANIFEST_NAME}")
             write_manifest(
@@ -342,6 +343,28 @@ def export_summary(bundle: Path) -> dict:
         "manifest_sha256": manifest.manifest_sha256,
         "verify": verdict,
     }
+
+
+class ExportError(RuntimeError):
+    """The export toolchain raised: one line for the CLI, the cause chained."""
+
+
+@contextmanager
+def toolchain_errors(label: str) -> Iterator[None]:
+    """A failure inside the toolchain (torch.export, ONNX, XNNPACK lowering, TensorRT) as an
+    ExportError naming the export; our own errors (ValueError, OSError, a missing module,
+    KeyboardInterrupt and SIGTERM) pass as they are."""
+    try:
+        yield
+    except (ValueError, OSError, ImportError, MemoryError):
+        raise
+    except Exception as e:
+        from echo_edge.cli import one_line
+
+        raise ExportError(
+            f"{label} export failed in the toolchain: {type(e).__name__}: {one_line(e)} "
+            "(ECHO_EDGE_DEBUG=1 shows the traceback)"
+        ) from e
 
 
 def _run_exporter(

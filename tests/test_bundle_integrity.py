@@ -360,6 +360,47 @@ def test_sigterm_mid_export_removes_the_staging_directory(tiny: Path, tmp_path: 
     assert sorted(p.name for p in out.parent.iterdir()) == []  # no partial, no bundle
 
 
+TOOLCHAIN_FAILS = """
+import sys
+import echo_edge.export.pipeline as pipeline
+from echo_edge.cli import main
+
+def fails(model, staging, *args):
+    (staging / "model.pte").write_bytes(b"half a program")
+    raise AssertionError("Invalid partition, found dependency cycles\\n  node: choose_qparams")
+
+pipeline._run_exporter = fails
+sys.exit(main(["export", sys.argv[1], "--backend", "executorch", "--no-verify", "--out", sys.argv[2]]))
+"""
+
+
+def test_a_toolchain_failure_is_one_line_and_leaves_nothing(tiny: Path, tmp_path: Path) -> None:
+    """XNNPACK's partitioner raising (session 11: dynamic int8 lowering) reaches the user as
+    one line naming the backend and the cause, exit 1, with no staging directory left."""
+    out = tmp_path / "bundles" / "b"
+    cmd = [sys.executable, "-c", TOOLCHAIN_FAILS, str(tiny / "checkpoint"), str(out)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("ECHO_EDGE_DEBUG", None)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert_one_line_error(proc, "executorch fp32", "AssertionError", "dependency cycles")
+    assert proc.returncode == 1
+    assert "choose_qparams" not in proc.stderr  # the first line of the cause only
+    assert sorted(p.name for p in out.parent.iterdir()) == []  # no partial, no bundle
+
+
+def test_our_own_errors_pass_the_toolchain_wrapper_unchanged(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import echo_edge.export.pipeline as pipeline
+
+    def refuses(*args: object) -> None:
+        raise ValueError("executorch fp16 is not supported")
+
+    monkeypatch.setattr(pipeline, "_run_exporter", refuses)
+    with pytest.raises(ValueError, match="^executorch fp16 is not supported$"):
+        export_bundle(tiny / "checkpoint", "onnx", "fp32", tmp_path / "b", verify=False)
+
+
 def test_the_sigterm_handler_is_restored() -> None:
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(SystemExit) as exit_:
