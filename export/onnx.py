@@ -205,8 +205,52 @@ def convert_fp16(src: Path, dst: Path, keep_fp32: list[str]) -> None:
 
     proto = onnx.load(str(src))
     half = convert_float_to_float16(proto, keep_io_types=True, node_block_list=keep_fp32)
+    drop_round_trips(half)
     sort_nodes(half.graph)  # the converter appends its input casts at the end
     onnx.save(half, str(dst))
+
+
+def drop_round_trips(model: onnx.ModelProto) -> None:
+    """Feed the consumers of a float32 -> float16 -> float32 cast pair the float32 tensor
+    itself, in place, and remove the casts left unused.
+
+    The converter routes float32 tensors through float16 on their way to the nodes it keeps
+    fp32: every graph input at the boundary, and the outputs of kept nodes that also feed a
+    float16 node. So the waveform stem and the level normalisation read the waveform, the
+    log-mel and their own intermediate powers rounded to float16, which moved the utterance
+    level and flipped silence flags (stage 6: encoder key bias 6.91, cross K/V 0.046)."""
+    graph = model.graph
+    inferred = onnx.shape_inference.infer_shapes(model).graph
+    elem_type = {
+        v.name: v.type.tensor_type.elem_type
+        for v in [*inferred.input, *inferred.value_info, *inferred.output]
+    }
+    elem_type.update({t.name: t.data_type for t in graph.initializer})
+    producer = {out: n for n in graph.node for out in n.output}
+
+    def cast_to(node: onnx.NodeProto | None) -> int | None:
+        if node is None or node.op_type != "Cast":
+            return None
+        return next((a.i for a in node.attribute if a.name == "to"), None)
+
+    bypass = {}
+    for node in graph.node:
+        first = producer.get(node.input[0]) if node.input else None
+        if cast_to(node) == onnx.TensorProto.FLOAT and cast_to(first) == onnx.TensorProto.FLOAT16:
+            source = first.input[0]  # type: ignore[union-attr]
+            if elem_type.get(source) == onnx.TensorProto.FLOAT:
+                bypass[node.output[0]] = source
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in bypass:
+                node.input[i] = bypass[name]
+    while True:
+        used = {name for n in graph.node for name in n.input} | {o.name for o in graph.output}
+        dead = [n for n in graph.node if n.op_type == "Cast" and n.output[0] not in used]
+        if not dead:
+            return
+        for n in dead:
+            graph.node.remove(n)
 
 
 def sort_nodes(graph: onnx.GraphProto) -> None:

@@ -189,6 +189,86 @@ def test_exported_encoder_includes_it_and_matches_torch(level_bundle: tuple[Echo
             assert g.shape == w.shape and rel(g, w.numpy()) < FP32_REL
 
 
+def test_fp16_keeps_the_level_normalisation_in_float32(
+    level_bundle: tuple[Echo, Path], tmp_path: Path
+) -> None:
+    """The fp16 encoder's level normalisation reads float32 tensors only: no float32 ->
+    float16 -> float32 cast pair is left on its way (the converter puts one on every graph
+    input and on kept outputs that also feed float16 nodes), and its outputs, the normalised
+    log-mel and silence flags of quiet speech, equal the fp32 graph's within 1e-3 and exactly.
+
+    Before the fix (session 12) the shipped model's fp16 bundle read the waveform and log-mel
+    through float16: encoder key bias 6.91 (flipped silence flags), cross K/V 0.046."""
+    import onnx
+    import onnxruntime as ort
+
+    from echo_edge.export.pipeline import export_bundle
+    from echo_edge.export.quantize import waveform_stem_nodes
+
+    _, fp32 = level_bundle
+    half = export_bundle(
+        fp32.parent / "ckpt",
+        "onnx",
+        "fp16",
+        tmp_path / "fp16",
+        onnx_from=fp32,
+        log=lambda _: None,
+        verify=False,
+    )
+    proto = onnx.load(str(half / "encoder.onnx"))
+    producer = {out: n for n in proto.graph.node for out in n.output}
+
+    def cast_to(node: object) -> int | None:
+        if node is None or node.op_type != "Cast":  # type: ignore[attr-defined]
+            return None
+        return next(a.i for a in node.attribute if a.name == "to")  # type: ignore[attr-defined]
+
+    round_trips = [
+        n.name
+        for n in proto.graph.node
+        if cast_to(n) == onnx.TensorProto.FLOAT
+        and cast_to(producer.get(n.input[0])) == onnx.TensorProto.FLOAT16
+    ]
+    assert round_trips == []
+
+    # The level module's outputs (kept-region tensors read by float16 nodes), fp16 vs fp32.
+    source = onnx.load(str(fp32 / "encoder.onnx"))
+    kept = set(waveform_stem_nodes(source))
+    readers: dict[str, list[str]] = {}
+    for n in source.graph.node:
+        for name in n.input:
+            readers.setdefault(name, []).append(n.name)
+    level_out = sorted(
+        out
+        for n in source.graph.node
+        if n.name in kept and any(LEVEL_MODULE + ":" in p.value for p in n.metadata_props)
+        for out in n.output
+        if any(r not in kept for r in readers.get(out, []))
+    )
+    assert level_out
+
+    def session(model: onnx.ModelProto) -> ort.InferenceSession:
+        for name in level_out:
+            model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
+        return ort.InferenceSession(model.SerializeToString())
+
+    model, _ = level_bundle
+    x = speech(1.5, seed=4, dbfs=-45.0)  # 25 dB of boost: frames near the silence threshold
+    with torch.no_grad():
+        f = model.features(x)
+    feeds = dict(
+        zip(
+            ("mel", "pitch", "silence", "wave", "frame_mask"),
+            (t.numpy() for t in (f.mel, f.pitch, f.silence, f.wave, f.frame_mask)),
+        )
+    )
+    want = session(source).run(level_out, feeds)
+    got = session(proto).run(level_out, feeds)
+    for name, g, w in zip(level_out, got, want):
+        if w.dtype == np.float32 and w.size > 1:
+            assert np.abs(g - w).max() <= 1e-3, name
+
+
 def test_the_torch_free_runtime_transcribes_as_the_reference(
     level_bundle: tuple[Echo, Path],
 ) -> None:
