@@ -83,9 +83,9 @@ class Attention(nn.Module):
         self.dropout = config.dropout
 
     def split(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, D_model) -> (B, H, T, D)."""
-        b, t, _ = x.shape
-        return x.view(b, t, self.n_heads, self.head_dim).transpose(1, 2)
+        """(B, T, D_model) -> (B, H, T, D). The time size is inferred (-1): XNNPACK's
+        reshape takes one -1 but no symbolic size (export.executorch.BmmAttention)."""
+        return x.view(x.shape[0], -1, self.n_heads, self.head_dim).transpose(1, 2)
 
     def attend(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None

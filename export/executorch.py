@@ -78,10 +78,6 @@ class BmmAttention(Attention):
     plain softmax is the same function. XNNPACK's reshape takes no symbolic size, only one -1,
     and a 4-D @ exports with expand_copy ops it leaves portable too: hence the 3-D bmm."""
 
-    def split(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, D_model) -> (B, H, T, D)."""
-        return x.view(x.shape[0], -1, self.n_heads, self.head_dim).transpose(1, 2)
-
     def attend(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None
     ) -> torch.Tensor:
