@@ -681,9 +681,8 @@ def test_shipped_onnx_int8_numeric_checks(shipped_onnx: dict[str, dict]) -> None
 # stage 5 +0.40 [-0.41, +1.21], stage 4 +0.44 [-0.91, +1.90]; bench/results/verify/README.md).
 # The gate passes on the point estimate; the interval cannot show the 0.5-point bound is met
 # (its half-width comes from the utterances whose near-ties int8 flips, not from the word
-# count). The old 8-utterance set
-# (66 words) read +4.55 [0.00, +13.43]; festival's 60 utterances (497 words) +0.80 [-4.80,
-# +7.14] (stage 4).
+# count). The old 8-utterance set (66 words) read +4.55 [0.00, +13.43]; festival's 60
+# utterances (497 words) +0.80 [-4.80, +7.14] (stage 4).
 @pytest.mark.xfail(
     strict=False,
     reason="default set: +0.18 points, 95 % interval [-0.41, +0.83]: the bound is not resolved",
