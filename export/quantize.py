@@ -164,45 +164,13 @@ def to_feeds(graph: str, inputs: Sequence[tuple[torch.Tensor, ...]]) -> list[dic
 
 def waveform_stem_nodes(model_proto: object) -> list[str]:
     """Names of the ONNX nodes exported from FP32_MODULES (the waveform stem, the level
-    normalisation): kept fp32 everywhere, with the nodes enclosed by them (`enclosed`)."""
-    graph = model_proto.graph  # type: ignore[attr-defined]
-    names = set()
-    for node in graph.node:
+    normalisation's spectrum): kept fp32 everywhere."""
+    names = []
+    for node in model_proto.graph.node:  # type: ignore[attr-defined]
         meta = {p.key: p.value for p in node.metadata_props}
         if in_fp32_module(meta.get("namespace", "")):
-            names.add(node.name)
-    names |= enclosed(graph, names)
-    return [node.name for node in graph.node if node.name in names]
-
-
-def enclosed(graph: object, kept: set[str]) -> set[str]:
-    """Nodes with no module path of their own that lie inside the `kept` region: every input
-    from a kept node, a graph input, an initialiser or nothing, and every consumer kept.
-
-    The exporter's optimiser makes such nodes (a Split fused from the level normalisation's
-    slices of its spectrum) without the namespace metadata; left out, they ran in float16 in
-    the fp16 bundle and moved the utterance level, so the recomputed silence flags flipped
-    (verify: encoder key bias 6.91, K/V 0.046 on the stage-6 model)."""
-    nodes = list(graph.node)  # type: ignore[attr-defined]
-    producer = {out: n.name for n in nodes for out in n.output}
-    consumers: dict[str, list[str]] = {}
-    for n in nodes:
-        for name in n.input:
-            consumers.setdefault(name, []).append(n.name)
-    region, added = set(kept), set()
-    grew = True
-    while grew:
-        grew = False
-        for n in nodes:
-            if n.name in region or any(p.key == "namespace" for p in n.metadata_props):
-                continue
-            inside = all(name not in producer or producer[name] in region for name in n.input)
-            users = [c for out in n.output for c in consumers.get(out, [])]
-            if inside and users and all(c in region for c in users):
-                region.add(n.name)
-                added.add(n.name)
-                grew = True
-    return added
+            names.append(node.name)
+    return names
 
 
 def in_fp32_module(namespace: str) -> bool:
