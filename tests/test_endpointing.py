@@ -177,7 +177,8 @@ def test_long_utterances_also_end_at_short_pauses(recognizer, rng) -> None:
 
 
 def test_the_short_pause_and_end_pad_are_options(recognizer, rng) -> None:
-    """A 0.2 s pause 3 s in ends a long utterance at short_pause_seconds 0.12, not at 0.3;
+    """A 0.2 s pause 3 s in ends a long utterance at the default short_pause_seconds (0.14),
+    not at 0.3;
     end_pad_seconds sets how much of the pause the first final keeps."""
     y = syllabic(6.0, seed=7)
     y[int(3.0 * C.SAMPLE_RATE) : int(3.2 * C.SAMPLE_RATE)] = 0.0
