@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from speech import speak_to_file
 
 from echo_edge.metrics import word_error_rate
-from speech import speak_to_file
 
 SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "peer.py"
 # PocketSphinx's acoustic model hears espeak-ng's male voices badly ("open the door and turn
