@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,54 +30,32 @@ import numpy as np
 
 from echo_edge import constants as C
 
-# Festival voice name (text2wave -eval) -> short name in reports. Debian packages:
-# festvox-kdlpc16k (ked), festvox-kallpc16k (kal), festvox-us-slt-hts (slt).
-FESTIVAL_VOICES = {
-    "voice_ked_diphone": "ked",
-    "voice_kal_diphone": "kal",
-    "voice_cmu_us_slt_arctic_hts": "slt",
-}
 FESTIVAL_LICENCE = "festival voices: evaluation only (never trained on)"
 TEXT_SEED_OFFSET = 1_000_003  # keeps these sentences apart from the corpus generator's seeds
 
 
 def installed_voices() -> list[str]:
-    """The FESTIVAL_VOICES that text2wave can load here."""
-    exe = shutil.which("text2wave")
-    if exe is None:
+    """The text2wave voice functions of echo_edge.corpus.festival that load here."""
+    from echo_edge.corpus.festival import festival_voices
+
+    if shutil.which("text2wave") is None:
         raise SystemExit("error: festival is not installed (apt-get install festival festvox-*)")
-    found = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for voice in FESTIVAL_VOICES:
-            out = Path(tmp) / "probe.wav"
-            run = subprocess.run(
-                [exe, "-eval", f"({voice})", "-o", str(out)],
-                input=b"test",
-                capture_output=True,
-                timeout=60,
-            )
-            if run.returncode == 0 and out.is_file() and out.stat().st_size > 1000:
-                found.append(voice)
+    found = [v.name for v in festival_voices()]
     if not found:
         raise SystemExit("error: no festival voice loads (apt-get install festvox-kdlpc16k ...)")
     return found
 
 
 def festival_wav(text: str, voice: str) -> np.ndarray:
-    """text2wave -> (N,) float32 mono at 16 kHz."""
+    """text2wave at its own pace -> (N,) float32 mono at 16 kHz."""
     import soundfile as sf
 
     from echo_edge.audio import to_mono_16k
+    from echo_edge.corpus.festival import text2wave
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "u.wav"
-        subprocess.run(
-            ["text2wave", "-eval", f"({voice})", "-o", str(out)],
-            input=text.encode(),
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        text2wave(text, voice, None, out)
         audio, rate = sf.read(out, dtype="float32", always_2d=True)
     return to_mono_16k(audio, rate)
 
@@ -87,6 +64,7 @@ def make_festival(out: Path, count: int, seed: int) -> Path:
     """`count` generated sentences, voice i mod voices -> out/test.jsonl."""
     import soundfile as sf
 
+    from echo_edge.corpus.festival import FESTIVAL_VOICES
     from echo_edge.corpus.textgen import generate_sentences
     from echo_edge.text import normalize_text, spoken_form
 
