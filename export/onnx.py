@@ -283,6 +283,7 @@ def export_onnx(
     fp32_graphs: dict[str, Path] | None = None,
     symmetric: bool = False,
     keep_float: Sequence[str] = (),
+    calibrator: str = "minmax",
 ) -> BackendExport:
     """Write frontend.onnx, encoder.onnx, decoder.onnx of the given precision into out_dir.
 
@@ -290,7 +291,8 @@ def export_onnx(
     (export.quantize.calibration_inputs). `fp32_graphs` (graph -> .onnx of this model, e.g.
     from an fp32 bundle) are converted instead of tracing the model again; `symmetric`
     int8 activations are for TensorRT. `keep_float`: module paths (e.g.
-    encoder.blocks.0.mlp.fc2) whose nodes int8 leaves in fp32, like FP32_MODULES."""
+    encoder.blocks.0.mlp.fc2) whose nodes int8 leaves in fp32, like FP32_MODULES.
+    `calibrator`: how static int8 sets activation ranges (export.quantize.CALIBRATORS)."""
     if precision == "int8" and quant == "static" and calibration is None:
         raise ValueError("int8 static quantisation needs calibration inputs")
     if keep_float and precision != "int8":
@@ -318,7 +320,7 @@ def export_onnx(
             elif quant == "static":
                 feeds = to_feeds(graph, calibration[graph])  # type: ignore[index]
                 quantization[graph] = quantize_onnx_static(
-                    src, dst, feeds, stem_nodes[graph], symmetric
+                    src, dst, feeds, stem_nodes[graph], symmetric, calibrator
                 )
             else:
                 quantization[graph] = quantize_onnx_dynamic(src, dst, stem_nodes[graph])

@@ -197,11 +197,13 @@ def export_bundle(
     log: Log = print,
     verify: bool = True,
     keep_float: Sequence[str] = (),
+    calibrator: str = "minmax",
 ) -> Path:
     """Export a checkpoint (None: the shipped model) to a bundle directory -> its path.
 
     `keep_float`: module paths (e.g. encoder.blocks.0.mlp.fc2) an int8 export leaves in fp32
     beside the frontend and the waveform stem; the manifest's quantization section lists them.
+    `calibrator`: how ONNX int8 static sets activation ranges ("minmax" or "percentile").
 
     `onnx_from`: an onnx fp32 bundle of the same checkpoint whose graphs are converted (onnx)
     or built (tensorrt) instead of tracing the model again. `verify`: check the bundle
@@ -209,6 +211,12 @@ def export_bundle(
     start = time.perf_counter()
     quant = resolve_quant(backend, precision, quant, calibration)
     keep_float = list(dict.fromkeys(keep_float))  # once each, in the order given
+    if calibrator != "minmax" and not (backend == "onnx" and quant == "static"):
+        from echo_edge.cli import UsageError
+
+        raise UsageError(
+            f"--calibrator applies to onnx int8 static exports, not {label_of(backend, precision, quant)}"
+        )
     if keep_float and precision != "int8":
         from echo_edge.cli import UsageError
 
@@ -256,7 +264,7 @@ def export_bundle(
     else:
         log("[2/4] no calibration needed")
 
-    label = f"{backend} {precision}" + (f" ({quant})" if quant else "")
+    label = label_of(backend, precision, quant)
     log(f"[3/4] exporting {label} graphs")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
@@ -276,6 +284,7 @@ def export_bundle(
                     fp32_graphs,
                     log,
                     keep_float,
+                    calibrator,
                 )
             tokenizer.save(staging / TOKENIZER_NAME)
             log(f"[4/4] writing {MANIFEST_NAME}")
@@ -367,6 +376,11 @@ def toolchain_errors(label: str) -> Iterator[None]:
         ) from e
 
 
+def label_of(backend: str, precision: str, quant: str | None) -> str:
+    """e.g. "onnx int8 (static)": how logs and errors name an export."""
+    return f"{backend} {precision}" + (f" ({quant})" if quant else "")
+
+
 def _run_exporter(
     model: Echo,
     staging: Path,
@@ -378,13 +392,22 @@ def _run_exporter(
     fp32_graphs: dict[str, Path] | None,
     log: Log,
     keep_float: Sequence[str] = (),
+    calibrator: str = "minmax",
 ) -> BackendExport:
     """Dispatch to the backend's exporter (imported lazily: each pulls in its toolchain)."""
     if backend == "onnx":
         from echo_edge.export.onnx import export_onnx
 
         return export_onnx(
-            model, staging, precision, quant, inputs, log, fp32_graphs, keep_float=keep_float
+            model,
+            staging,
+            precision,
+            quant,
+            inputs,
+            log,
+            fp32_graphs,
+            keep_float=keep_float,
+            calibrator=calibrator,
         )
     if backend == "executorch":
         from echo_edge.export.executorch import export_executorch
@@ -435,6 +458,13 @@ def add_export_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="int8 scheme; default: static with --calibration or for executorch/tensorrt, "
         "else dynamic",
+    )
+    parser.add_argument(
+        "--calibrator",
+        choices=("minmax", "percentile"),
+        default="minmax",
+        help="onnx int8 static: activation ranges span every calibration value (minmax) or "
+        "the central 99.99 %% of them (percentile)",
     )
     parser.add_argument(
         "--keep-float",
@@ -493,6 +523,7 @@ def run_export(args: argparse.Namespace) -> int:
         log=log,
         verify=not args.no_verify,
         keep_float=args.keep_float,
+        calibrator=args.calibrator,
     )
     if as_json:
         print(json.dumps(export_summary(bundle), indent=2), flush=True)

@@ -14,7 +14,7 @@ import logging
 import shutil
 import subprocess
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +53,11 @@ SENTENCES = (
 )
 VOICES = (("en-us", 160), ("en-gb", 140), ("en-us+f3", 180), ("en-gb-scotland", 150))
 SYNTH_GAIN = 0.5  # -6 dB: closer to a microphone's level than espeak-ng's full scale
+# How int8 static sets each activation's range from the calibration tensors: MinMax spans
+# every value seen; Percentile clips to the central CALIB_PERCENTILE % of them, so a long
+# one-sided tail (a GELU output) no longer spends most of the 256 steps.
+CALIBRATORS = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile}
+CALIB_PERCENTILE = 99.99
 
 
 @dataclass(frozen=True)
@@ -164,13 +169,45 @@ def to_feeds(graph: str, inputs: Sequence[tuple[torch.Tensor, ...]]) -> list[dic
 
 def waveform_stem_nodes(model_proto: object) -> list[str]:
     """Names of the ONNX nodes exported from FP32_MODULES (the waveform stem, the level
-    normalisation's spectrum): kept fp32 everywhere."""
-    names = []
-    for node in model_proto.graph.node:  # type: ignore[attr-defined]
+    normalisation): kept fp32 everywhere, with the nodes enclosed by them (`enclosed`)."""
+    graph = model_proto.graph  # type: ignore[attr-defined]
+    names = set()
+    for node in graph.node:
         meta = {p.key: p.value for p in node.metadata_props}
         if in_fp32_module(meta.get("namespace", "")):
-            names.append(node.name)
-    return names
+            names.add(node.name)
+    names |= enclosed(graph, names)
+    return [node.name for node in graph.node if node.name in names]
+
+
+def enclosed(graph: object, kept: set[str]) -> set[str]:
+    """Nodes with no module path of their own that lie inside the `kept` region: every input
+    from a kept node, a graph input, an initialiser or nothing, and every consumer kept.
+
+    The exporter's optimiser makes such nodes (a Split fused from the level normalisation's
+    slices of its spectrum) without the namespace metadata; left out, they ran in float16 in
+    the fp16 bundle and moved the utterance level, so the recomputed silence flags flipped
+    (verify: encoder key bias 6.91, K/V 0.046 on the stage-6 model)."""
+    nodes = list(graph.node)  # type: ignore[attr-defined]
+    producer = {out: n.name for n in nodes for out in n.output}
+    consumers: dict[str, list[str]] = {}
+    for n in nodes:
+        for name in n.input:
+            consumers.setdefault(name, []).append(n.name)
+    region, added = set(kept), set()
+    grew = True
+    while grew:
+        grew = False
+        for n in nodes:
+            if n.name in region or any(p.key == "namespace" for p in n.metadata_props):
+                continue
+            inside = all(name not in producer or producer[name] in region for name in n.input)
+            users = [c for out in n.output for c in consumers.get(out, [])]
+            if inside and users and all(c in region for c in users):
+                region.add(n.name)
+                added.add(n.name)
+                grew = True
+    return added
 
 
 def in_fp32_module(namespace: str) -> bool:
@@ -193,6 +230,12 @@ class FeedReader(CalibrationDataReader):
 
     def rewind(self) -> None:
         self._iter = iter(self._feeds)
+
+    def __len__(self) -> int:
+        return len(self._feeds)
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        self._iter = iter(self._feeds[start_index:end_index])
 
 
 @contextmanager
@@ -242,15 +285,18 @@ def quantize_onnx_static(
     feeds: list[dict[str, np.ndarray]],
     exclude: Sequence[str] = (),
     symmetric: bool = False,
+    calibrator: str = "minmax",
 ) -> dict:
-    """int8 static QDQ: per-channel weights, activation ranges calibrated (MinMax) on `feeds`.
+    """int8 static QDQ: per-channel weights, activation ranges calibrated on `feeds` by
+    `calibrator` (a CALIBRATORS key).
 
     Only layers with weights are quantised (linear layers, the mel/pitch stems): attention's
     activation-by-activation products and the masks' -1e4 biases stay in float. `symmetric`
     activations (zero point 0) are what TensorRT's explicit quantisation accepts."""
     skip = set(exclude)
     nodes = [n for n in weight_matmuls(onnx.load(str(src))) if n not in skip]
-    with _no_preprocess_hint():
+    # The histogram calibrators print their progress; --json needs stdout for its object.
+    with _no_preprocess_hint(), redirect_stdout(io.StringIO()):
         quantize_static(
             src,
             dst,
@@ -261,14 +307,22 @@ def quantize_onnx_static(
             weight_type=QuantType.QInt8,
             nodes_to_quantize=nodes,
             nodes_to_exclude=list(exclude),
-            calibrate_method=CalibrationMethod.MinMax,
-            extra_options={"ActivationSymmetric": symmetric, "WeightSymmetric": True},
+            calibrate_method=CALIBRATORS[calibrator],
+            extra_options={
+                "ActivationSymmetric": symmetric,
+                "WeightSymmetric": True,
+                "CalibTensorRangeSymmetric": symmetric,
+                "CalibPercentile": CALIB_PERCENTILE,
+                # The histogram calibrators stack a tensor's values over batches with
+                # np.asarray, which fails on utterances of different lengths: one at a time.
+                **({"CalibStridedMinMax": 1} if calibrator != "minmax" else {}),
+            },
         )
     return {
         "mode": "static",
         "format": "QDQ",
         "per_channel": True,
-        "calibration": "MinMax",
+        "calibration": "MinMax" if calibrator == "minmax" else f"Percentile {CALIB_PERCENTILE}",
         "activations": "symmetric" if symmetric else "asymmetric",
         "quantized_nodes": len(nodes),
         "fp32_nodes": len(exclude),

@@ -202,3 +202,20 @@ def test_human_size() -> None:
     assert human_size(512) == "512 B"
     assert human_size(1536) == "1.5 KB"
     assert human_size(3 * 1024**2) == "3.0 MB"
+
+
+@pytest.mark.parametrize(
+    "backend, precision, quant",
+    [("onnx", "int8", "dynamic"), ("onnx", "fp32", None), ("executorch", "int8", "static")],
+)
+def test_the_calibrator_choice_is_refused_where_no_onnx_static_calibration_runs(
+    tmp_path: Path, backend: str, precision: str, quant: str | None
+) -> None:
+    from echo_edge.cli import UsageError
+    from echo_edge.export.pipeline import export_bundle
+
+    with pytest.raises(UsageError, match="^--calibrator applies to onnx int8 static exports"):
+        export_bundle(
+            None, backend, precision, tmp_path / "b", quant=quant, calibrator="percentile"
+        )
+    assert not (tmp_path / "b").exists()

@@ -231,6 +231,45 @@ def test_fp16_keeps_the_level_normalisation_in_float32(
     ]
     assert round_trips == []
 
+    # Nor does any node inside the region run in float16: a node the exporter's optimiser
+    # made without a module path (the Split fused from the spectrum's slices) between two
+    # level nodes, reached through Casts, reads float32 (session 12 left one in float16).
+    typed = onnx.shape_inference.infer_shapes(proto)
+    dtype = {v.name: v.type.tensor_type.elem_type for v in typed.graph.value_info}
+    dtype |= {v.name: v.type.tensor_type.elem_type for v in typed.graph.input}
+    consumers: dict[str, list[object]] = {}
+    for n in proto.graph.node:
+        for name in n.input:
+            consumers.setdefault(name, []).append(n)
+
+    def in_level(n: object) -> bool:
+        return any(LEVEL_MODULE + ":" in p.value for p in n.metadata_props)  # type: ignore[attr-defined]
+
+    def upstream_level(name: str) -> bool:
+        n = producer.get(name)
+        while n is not None and n.op_type == "Cast":
+            n = producer.get(n.input[0])
+        return n is not None and in_level(n)
+
+    def downstream_level(n: object) -> bool:
+        for out in n.output:  # type: ignore[attr-defined]
+            for c in consumers.get(out, []):
+                if in_level(c) or (c.op_type == "Cast" and downstream_level(c)):
+                    return True
+        return False
+
+    sandwiched = [
+        n
+        for n in proto.graph.node
+        if n.op_type != "Cast"
+        and not in_level(n)
+        and any(upstream_level(i) for i in n.input)
+        and downstream_level(n)
+    ]
+    assert sandwiched  # the region has such nodes: the check below reads something
+    half_inside = [n.name for n in sandwiched if dtype.get(n.input[0]) == onnx.TensorProto.FLOAT16]
+    assert half_inside == [], half_inside
+
     # The level module's outputs (kept-region tensors read by float16 nodes), fp16 vs fp32.
     source = onnx.load(str(fp32 / "encoder.onnx"))
     kept = set(waveform_stem_nodes(source))
