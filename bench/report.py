@@ -50,8 +50,8 @@ MEASURED = """\
   blocks without sleeping; the time from `input_finished()` (end of speech signalled) to the
   final result it returns, or, when the endpointer ends the last utterance at a pause in the
   audio, the duration of the `accept_waveform()` call that returned that final. The pause the
-  endpointer waits for comes on top: 0.12 s once an utterance is 2 s long, else the trailing
-  silence stated above.
+  endpointer waits for comes on top: the short pause once an utterance is long, else the
+  trailing silence, both stated above.
   Reference: features + encoder + greedy decoding of the whole utterance. **final 5 s**: the
   same on 5 s of eval speech.
 - **RTF**: offline transcription, processing time / audio time over the eval set (bundle:
@@ -239,7 +239,13 @@ def results_markdown(results: dict) -> str:
         "## Audio",
         f"{len(ev['utterances'])} utterances, {ev['seconds']:.1f} s: {ev['source']}. "
         f"Repeats {st['repeats']}, warm-up {st['warmup']}. Trailing silence wait of the "
-        f"endpointer (StreamOptions.trailing_silence_seconds): {st['endpoint_wait_s']:g} s.",
+        f"endpointer (StreamOptions.trailing_silence_seconds): {st['endpoint_wait_s']:g} s"
+        + (
+            f"; past {st['long_utterance_s']:g} s of speech a {st['short_pause_s']:g} s pause "
+            "(short_pause_seconds) ends an utterance."
+            if "short_pause_s" in st
+            else "."
+        ),
         "",
         "## Results",
         markdown_table(results),

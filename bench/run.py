@@ -282,6 +282,8 @@ def run_bench(args: argparse.Namespace) -> int:
             "lengths": list(args.lengths),
             "stream_block_seconds": 0.1,
             "endpoint_wait_s": StreamOptions().trailing_silence_seconds,
+            "short_pause_s": StreamOptions().short_pause_seconds,
+            "long_utterance_s": StreamOptions().long_utterance_seconds,
         },
         "eval_set": {
             "source": source,
