@@ -2,7 +2,9 @@
 
     echo-edge export [CHECKPOINT] --backend {onnx,executorch,tensorrt}
                      --precision {fp32,fp16,int8} --out BUNDLE [--calibration DATA]
-                     [--quant {dynamic,static}] [--force] [--no-verify]
+                     [--quant {dynamic,static}] [--calibrator {minmax,percentile}]
+                     [--keep-float MODULE ...] [--from-onnx BUNDLE] [--timing-cache FILE]
+                     [--force] [--no-verify] [--json]
 
 The bundle is built in a staging directory next to --out and moved into place only when
 complete, so a failed, interrupted (Ctrl-C) or terminated (SIGTERM) export never leaves half a
@@ -58,6 +60,11 @@ QUANT_MODES: dict[str, tuple[str, ...]] = {
     "tensorrt": ("static",),  # explicit Q/DQ graphs
 }
 EXIT_TERMINATED = 128 + signal.SIGTERM  # the shell's status for a process ended by SIGTERM
+
+
+# How ONNX int8 static sets activation ranges: export.quantize.CALIBRATORS' keys (not imported
+# here: that module pulls in torch and onnxruntime, and a refused export must stay quick).
+CALIBRATOR_NAMES = ("minmax", "percentile")
 
 
 def resolve_quant(
@@ -211,6 +218,10 @@ def export_bundle(
     start = time.perf_counter()
     quant = resolve_quant(backend, precision, quant, calibration)
     keep_float = list(dict.fromkeys(keep_float))  # once each, in the order given
+    if calibrator not in CALIBRATOR_NAMES:
+        from echo_edge.cli import UsageError
+
+        raise UsageError(f"unknown calibrator {calibrator!r}: {' or '.join(CALIBRATOR_NAMES)}")
     if calibrator != "minmax" and not (backend == "onnx" and quant == "static"):
         from echo_edge.cli import UsageError
 
@@ -461,7 +472,7 @@ def add_export_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--calibrator",
-        choices=("minmax", "percentile"),
+        choices=CALIBRATOR_NAMES,
         default="minmax",
         help="onnx int8 static: activation ranges span every calibration value (minmax) or "
         "the central 99.99 %% of them (percentile)",

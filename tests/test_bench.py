@@ -135,7 +135,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     require_espeak()
     root = tiny_bundle_root()
     out = tmp_path_factory.mktemp("bench")
-    common = ["--lengths", "1", "2", "--repeats", "1", "--warmup", "0", "--limit", "2"]
+    # Two repeats, so each utterance's fastest (ms_per_token_best) differs from its median.
+    common = ["--lengths", "1", "2", "--repeats", "2", "--warmup", "0", "--limit", "2"]
     status = bench(
         root / "bundle", "--reference", root / "checkpoint", *common, "--out", out, "--cold-start"
     )
@@ -165,6 +166,7 @@ def test_bench_measures_reference_and_bundle(run: dict) -> None:
         assert dec["ms_per_token"] > 0 and all(n >= 1 for n in dec["steps"])
         # Each utterance's fastest repeat: never above its own samples' median.
         repeats = len(dec["samples_ms_per_token"]) // len(dec["steps"])
+        assert repeats == 2
         fastest = [
             min(dec["samples_ms_per_token"][i : i + repeats])
             for i in range(0, len(dec["samples_ms_per_token"]), repeats)

@@ -205,17 +205,36 @@ def test_human_size() -> None:
 
 
 @pytest.mark.parametrize(
-    "backend, precision, quant",
-    [("onnx", "int8", "dynamic"), ("onnx", "fp32", None), ("executorch", "int8", "static")],
+    "backend, precision, quant, calibrator, message",
+    [
+        ("onnx", "int8", "dynamic", "percentile", "--calibrator applies to onnx int8 static"),
+        ("onnx", "fp32", None, "percentile", "--calibrator applies to onnx int8 static"),
+        ("onnx", "fp16", None, "percentile", "--calibrator applies to onnx int8 static"),
+        ("executorch", "int8", "static", "percentile", "--calibrator applies to onnx int8 static"),
+        ("tensorrt", "int8", "static", "percentile", "--calibrator applies to onnx int8 static"),
+        ("onnx", "int8", "static", "entropy", "unknown calibrator 'entropy': minmax or percentile"),
+    ],
 )
-def test_the_calibrator_choice_is_refused_where_no_onnx_static_calibration_runs(
-    tmp_path: Path, backend: str, precision: str, quant: str | None
+def test_the_calibrator_choice_is_refused_before_any_work(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    backend: str,
+    precision: str,
+    quant: str | None,
+    calibrator: str,
+    message: str,
 ) -> None:
+    import echo_edge.checkpoint
     from echo_edge.cli import UsageError
-    from echo_edge.export.pipeline import export_bundle
+    from echo_edge.export.pipeline import CALIBRATOR_NAMES, export_bundle
+    from echo_edge.export.quantize import CALIBRATORS
 
-    with pytest.raises(UsageError, match="^--calibrator applies to onnx int8 static exports"):
-        export_bundle(
-            None, backend, precision, tmp_path / "b", quant=quant, calibrator="percentile"
-        )
+    assert set(CALIBRATOR_NAMES) == set(CALIBRATORS)
+
+    def no_loading(*_: object) -> None:
+        raise AssertionError("the model was loaded before the refusal")
+
+    monkeypatch.setattr(echo_edge.checkpoint, "load_checkpoint", no_loading)
+    with pytest.raises(UsageError, match="^" + message):
+        export_bundle(None, backend, precision, tmp_path / "b", quant=quant, calibrator=calibrator)
     assert not (tmp_path / "b").exists()

@@ -666,7 +666,7 @@ def test_shipped_onnx_int8_streaming_delta_wer(shipped_onnx: dict[str, dict]) ->
 
 # fp32 is verified on the first SHIPPED_FP32_UTTERANCES (50, 457 words) only, where the stream
 # costs 5 words, +1.09 [-0.46, +3.48] with the session-12 rule (the same as with the old one;
-# `verify_bundle` on those 50, session 13); on the whole set fp32 streamed reads +0.40: the
+# bench/results/verify/stage8b/fp32-first50.txt); on the whole set fp32 streamed reads +0.40: the
 # endpointer's, not the export's. Non-strict, so a stream that stops losing them shows.
 @pytest.mark.xfail(
     strict=False,
