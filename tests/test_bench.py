@@ -76,7 +76,7 @@ def hand_made_results() -> dict:
                 {"seconds": 1.0, "ms": 4.0, "reason": None},
                 {"seconds": 60.0, "ms": None, "reason": "longer than the bundle's 30 s limit"},
             ],
-            "decoder": {"ms_per_token": 0.75},
+            "decoder": extra.pop("decoder", {"ms_per_token": 0.75}),
             "final_latency": lat,
             "final_latency_5s": {**lat, "p95_ms": 40.0},
             "offline": {"rtf": rtf, "wer": 0.125},
@@ -88,6 +88,7 @@ def hand_made_results() -> dict:
         "systems": [
             system("ref", "reference", 0.3, speedup=1.0),
             system("int8", "bundle", 0.01, speedup=30.0, precision="int8"),
+            system("best", "bundle", 0.02, decoder={"ms_per_token": 0.9, "ms_per_token_best": 0.7}),
             {"name": "broken", "kind": "bundle", "device": "cpu", "failed": True, "error": "boom"},
         ],
     }
@@ -96,12 +97,13 @@ def hand_made_results() -> dict:
 def test_markdown_table_has_a_row_per_system() -> None:
     table = markdown_table(hand_made_results())
     lines = table.splitlines()
-    assert len(lines) == 2 + 3
+    assert len(lines) == 2 + 4
     assert lines[0].startswith("| system |") and "enc 1 s ms" in lines[0]
     assert "enc 60 s ms" in lines[0] and "cold start" not in lines[0]
-    ref, int8, broken = lines[2:]
+    ref, int8, best, broken = lines[2:]
     assert ref.startswith("| ref | pytorch fp32 | cpu | 2.50 | 0.50 | 120 | 3.25 | 4.0 | - |")
     assert "| 0.75 | 10.0 / 20.0 | 10.0 / 40.0 | 0.01 | 30.00x | 12.5 % |" in int8
+    assert "| 0.90 (0.70) | 10.0 / 20.0 |" in best  # median, then best-of in brackets
     assert "FAILED" in broken
     assert all(line.count("|") == lines[0].count("|") for line in lines)
 
