@@ -239,6 +239,24 @@ def test_export_json_names_the_final_files_after_verify(tmp_path: Path) -> None:
     assert verified and sized and verified[0] < sized[0], r.stderr  # sizes after the report
 
 
+def test_export_json_stays_one_object_with_the_percentile_calibrator(tmp_path: Path) -> None:
+    """onnxruntime's histogram calibrators print their progress; stdout keeps the JSON only."""
+    from tests.speech import require_espeak
+
+    require_espeak()  # the default calibration speech
+    Echo(tiny_config()).save_pretrained(tmp_path / "ckpt")
+    bundle = tmp_path / "bundle"
+    args = ["--precision", "int8", "--quant", "static", "--calibrator", "percentile"]
+    r = echo_edge(
+        "export", str(tmp_path / "ckpt"), "--out", str(bundle), *args, "--no-verify", "--json"
+    )
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert summary["bundle"] == str(bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["quantization"]["graphs"]["decoder"]["calibration"] == "Percentile 99.99"
+
+
 def test_verify_summary_gives_each_figure_its_bound_and_labels_durations() -> None:
     from echo_edge.verify import CHECKS, THRESHOLDS, aggregate, format_report, summary_line
 
