@@ -218,24 +218,7 @@ def export_bundle(
     start = time.perf_counter()
     quant = resolve_quant(backend, precision, quant, calibration)
     keep_float = list(dict.fromkeys(keep_float))  # once each, in the order given
-    if calibrator not in CALIBRATOR_NAMES:
-        from echo_edge.cli import UsageError
-
-        raise UsageError(f"unknown calibrator {calibrator!r}: {' or '.join(CALIBRATOR_NAMES)}")
-    if calibrator != "minmax" and not (backend == "onnx" and quant == "static"):
-        from echo_edge.cli import UsageError
-
-        raise UsageError(
-            f"--calibrator applies to onnx int8 static exports, not {label_of(backend, precision, quant)}"
-        )
-    if keep_float and precision != "int8":
-        from echo_edge.cli import UsageError
-
-        raise UsageError(f"--keep-float applies to int8 exports, not {precision}")
-    if onnx_from is not None and backend == "executorch":
-        from echo_edge.cli import UsageError
-
-        raise UsageError("--from-onnx applies to onnx and tensorrt exports, not executorch")
+    check_options(backend, precision, quant, calibrator, keep_float, onnx_from)
     if backend == "tensorrt":
         from echo_edge.export.tensorrt import require_tensorrt
 
@@ -385,6 +368,28 @@ def toolchain_errors(label: str) -> Iterator[None]:
             f"{label} export failed in the toolchain: {type(e).__name__}: {one_line(e)} "
             "(ECHO_EDGE_DEBUG=1 shows the traceback)"
         ) from e
+
+
+def check_options(
+    backend: str,
+    precision: str,
+    quant: str | None,
+    calibrator: str,
+    keep_float: Sequence[str],
+    onnx_from: str | Path | None,
+) -> None:
+    """A UsageError for an option the export would not use, before any work."""
+    from echo_edge.cli import UsageError
+
+    label = label_of(backend, precision, quant)
+    if calibrator not in CALIBRATOR_NAMES:
+        raise UsageError(f"unknown calibrator {calibrator!r}: {' or '.join(CALIBRATOR_NAMES)}")
+    if calibrator != "minmax" and not (backend == "onnx" and quant == "static"):
+        raise UsageError(f"--calibrator applies to onnx int8 static exports, not {label}")
+    if keep_float and precision != "int8":
+        raise UsageError(f"--keep-float applies to int8 exports, not {precision}")
+    if onnx_from is not None and backend == "executorch":
+        raise UsageError("--from-onnx applies to onnx and tensorrt exports, not executorch")
 
 
 def label_of(backend: str, precision: str, quant: str | None) -> str:

@@ -238,3 +238,21 @@ def test_the_calibrator_choice_is_refused_before_any_work(
     with pytest.raises(UsageError, match="^" + message):
         export_bundle(None, backend, precision, tmp_path / "b", quant=quant, calibrator=calibrator)
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(
+    "backend, precision, keep, onnx_from, message",
+    [
+        ("onnx", "fp16", ["encoder.blocks.0.mlp.fc2"], None, "--keep-float applies to int8"),
+        ("executorch", "fp32", [], "bundles/onnx-fp32", "--from-onnx applies to onnx and"),
+    ],
+)
+def test_options_the_export_would_not_use_are_refused(
+    backend: str, precision: str, keep: list[str], onnx_from: str | None, message: str
+) -> None:
+    from echo_edge.cli import UsageError
+    from echo_edge.export.pipeline import check_options
+
+    with pytest.raises(UsageError, match="^" + message):
+        check_options(backend, precision, None, "minmax", keep, onnx_from)
+    check_options("onnx", "int8", "static", "percentile", keep, None)  # all used: no error
