@@ -24,11 +24,15 @@ demo: setup
 # The prebuilt device bundle shipped in the package (echo_edge/assets/onnx-int8): rebuild it
 # whenever echo_edge/assets/model.safetensors changes (tests/test_shipped_bundle.py fails until
 # then). ONNX int8 dynamic, 9.2 MB; with the 15.7 MB safetensors the assets are 24.84 MB (limit 25).
+# int8.json beside the weights is ranked on them too (tests/test_shipped_bundle.py checks it).
 SHIPPED_BUNDLE := echo_edge/assets/onnx-int8
 bundles: setup
 	$(VENV)/bin/echo-edge export --backend onnx --precision int8 --quant dynamic --out $(SHIPPED_BUNDLE)
 	# the full default set's report (250 utterances, ~2.5 min) replaces export's 4-utterance one
 	$(VENV)/bin/echo-edge verify $(SHIPPED_BUNDLE) --store --out bench/results/verify/shipped.json
+	# the layers static int8 exports of these weights keep fp32: echo_edge/assets/int8.json (~1.5 min)
+	$(VENV)/bin/echo-edge export --backend onnx --precision fp32 --out build/fp32-for-int8 --no-verify --force
+	$(PY) bench/int8_sensitivity.py --fp32 build/fp32-for-int8 --out build/int8-sensitivity --write-int8 6
 
 lint: setup
 	$(VENV)/bin/ruff format --check .

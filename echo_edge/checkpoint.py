@@ -12,6 +12,10 @@ DEFAULT_CHECKPOINT = ASSETS
 UNTRAINED_SEED = 0
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+# Optional, beside the weights: {"keep_float": [module paths], "checkpoint_sha256": ...}, the
+# layers a static int8 export of these weights keeps fp32 unless --keep-float says otherwise
+# (ranked by bench/int8_sensitivity.py --write-int8, which writes it)
+INT8_NAME = "int8.json"
 
 
 class CheckpointError(ValueError):
@@ -107,3 +111,29 @@ def checkpoint_sha256(path: str | Path | None = None) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def int8_keep_float(path: str | Path | None = None) -> tuple[list[str], str]:
+    """(module paths, why) a static int8 export of checkpoint `path` (None: the shipped model)
+    keeps fp32 by default: its INT8_NAME's list, or none when it has no such file or the file
+    was ranked on other weights. A malformed file raises CheckpointError."""
+    if path is None and not has_default_model():
+        return [], "no int8.json (untrained model)"
+    directory = Path(path) if path is not None else ASSETS
+    if directory.is_file():
+        directory = directory.parent
+    file = directory / INT8_NAME
+    if not file.is_file():
+        return [], f"no {INT8_NAME} in {directory}"
+    from echo_edge.config import read_json_file
+
+    try:
+        data = read_json_file(file)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
+    keep = data.get("keep_float") if isinstance(data, dict) else None
+    if not (isinstance(keep, list) and all(isinstance(m, str) and m for m in keep)):
+        raise CheckpointError(f"{file}: needs a keep_float list of module paths")
+    if data.get("checkpoint_sha256") != checkpoint_sha256(path):
+        return [], f"{file} was ranked on other weights: ignored"
+    return list(keep), f"from {file}"

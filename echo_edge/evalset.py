@@ -188,6 +188,11 @@ RECIPE: dict[str, object] = {
     "train_seeds": [0, 1, 2],
     "train_draws": 15000,
 }
+# int8 calibration speech (export's default, bench/int8_sensitivity.py): verify's recipe at
+# other seeds, apart from its sentences (calibration_recipe)
+CALIBRATION_SEED = 16_000_004
+SCORING_SEED = 16_000_005  # the sensitivity report's scoring speech
+CALIBRATION_COUNT = 16
 SET_MANIFEST = "manifest.jsonl"  # in the set's cache directory, next to audio/ and recipe.json
 SET_WORKERS = 2  # synthesiser processes run at once when the set is first made
 
@@ -226,13 +231,19 @@ def training_texts(seeds: tuple[int, ...], draws: int) -> frozenset[str]:
 
 def held_out_sentences(rec: dict[str, object]) -> list[tuple[str, str]]:
     """(category, written sentence) x count: SENTENCES, then textgen at the recipe's seed,
-    each normalised text once and none that a training corpus may hold."""
+    each normalised text once and none that a training corpus may hold. A recipe with
+    "apart_from" (another recipe) skips SENTENCES and every sentence of that recipe's set."""
     from itertools import chain
 
     from echo_edge.corpus.textgen import iter_labelled
 
     taken = training_texts(tuple(rec["train_seeds"]), int(rec["train_draws"]))
-    candidates = chain((("handwritten", s) for s in SENTENCES), iter_labelled(int(rec["seed"])))
+    own = (("handwritten", s) for s in SENTENCES)
+    if "apart_from" in rec:
+        other = held_out_sentences(rec["apart_from"])  # type: ignore[arg-type]
+        taken = taken | {normalize_text(raw) for _, raw in other}
+        own = iter(())
+    candidates = chain(own, iter_labelled(int(rec["seed"])))
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
     for category, raw in candidates:
@@ -353,6 +364,13 @@ def read_verify_set(root: Path, limit: int | None = None) -> list[EvalUtterance]
         )
         for r in rows[:limit]
     ]
+
+
+def calibration_recipe(seed: int = CALIBRATION_SEED) -> dict[str, object]:
+    """The recipe of CALIBRATION_COUNT utterances like verify's (same voices, noise, gain) whose
+    sentences are none of verify's default set: int8 calibration and sensitivity scoring speech,
+    never the gate's text or audio."""
+    return {**recipe(), "seed": seed, "count": CALIBRATION_COUNT, "apart_from": recipe()}
 
 
 def verify_set(

@@ -203,13 +203,15 @@ def export_bundle(
     onnx_from: str | Path | None = None,
     log: Log = print,
     verify: bool = True,
-    keep_float: Sequence[str] = (),
+    keep_float: Sequence[str] | None = None,
     calibrator: str = "minmax",
 ) -> Path:
     """Export a checkpoint (None: the shipped model) to a bundle directory -> its path.
 
     `keep_float`: module paths (e.g. encoder.blocks.0.mlp.fc2) an int8 export leaves in fp32
     beside the frontend and the waveform stem; the manifest's quantization section lists them.
+    None: the checkpoint's int8.json list for static int8 (checkpoint.int8_keep_float), none
+    for dynamic. `calibration` None: the calibration set (export.quantize.load_calibration).
     `calibrator`: how ONNX int8 static sets activation ranges ("minmax" or "percentile").
 
     `onnx_from`: an onnx fp32 bundle of the same checkpoint whose graphs are converted (onnx)
@@ -217,7 +219,8 @@ def export_bundle(
     against the checkpoint afterwards and store the report in its manifest."""
     start = time.perf_counter()
     quant = resolve_quant(backend, precision, quant, calibration)
-    keep_float = list(dict.fromkeys(keep_float))  # once each, in the order given
+    given = keep_float is not None
+    keep_float = list(dict.fromkeys(keep_float or ()))  # once each, in the order given
     check_options(backend, precision, quant, calibrator, keep_float, onnx_from)
     if backend == "tensorrt":
         from echo_edge.export.tensorrt import require_tensorrt
@@ -226,7 +229,7 @@ def export_bundle(
     out = Path(out)
     check_out(out, force)
 
-    from echo_edge.checkpoint import checkpoint_sha256, load_checkpoint
+    from echo_edge.checkpoint import INT8_NAME, checkpoint_sha256, int8_keep_float, load_checkpoint
     from echo_edge.export.graphs import limits
 
     log(f"[1/4] loading {checkpoint or 'the shipped model'}")
@@ -239,6 +242,9 @@ def export_bundle(
         log("  no trained model is shipped: exporting a randomly initialised tiny model")
     tokenizer = load_tokenizer(checkpoint, model.config.vocab_size)
     log(f"  {model.num_parameters() / 1e6:.2f} M parameters, {model.config.features}")
+    if not given and quant == "static":
+        keep_float, why = int8_keep_float(checkpoint)
+        log(f"  static int8 keeps {len(keep_float)} layers fp32 ({why}; --keep-float overrides)")
     check_module_names(model, keep_float)
     fp32_graphs = None
     if onnx_from is not None:
@@ -247,12 +253,14 @@ def export_bundle(
         )
         log(f"  fp32 graphs from {onnx_from}")
 
-    inputs = None
+    inputs, calibrated = None, {}
     if quant == "static":
+        from echo_edge.evalset import calibration_recipe, recipe_key
         from echo_edge.export.quantize import calibration_inputs, load_calibration
 
-        utterances = load_calibration(calibration)
-        source = calibration or "espeak-ng"
+        utterances = load_calibration(calibration, log=log)
+        source = str(calibration or f"calibration set {recipe_key(calibration_recipe())}")
+        calibrated = {"calibration_data": source, "calibration_utterances": len(utterances)}
         log(f"[2/4] calibrating on {len(utterances)} utterances from {source}")
         inputs = calibration_inputs(model, utterances, tokenizer)
     else:
@@ -292,7 +300,11 @@ def export_bundle(
                 exporter=result.exporter,
                 checkpoint_sha256=checkpoint_sha256(checkpoint),
                 limits=limits(model),
-                quantization=result.quantization,
+                quantization={
+                    **result.quantization,
+                    **calibrated,
+                    **({"keep_float_from": INT8_NAME} if keep_float and not given else {}),
+                },
                 source={"checkpoint": str(checkpoint or "shipped"), "trained": trained},
                 verify=None if verify else {"skipped": "exported with --no-verify"},
             )
@@ -466,7 +478,8 @@ def add_export_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DATA",
         help="JSONL manifest ({audio, text}) of calibration speech for int8 static; "
-        "default: sentences synthesised with espeak-ng",
+        "default: the first 8 of a cached calibration set like verify's (espeak-ng and flite "
+        "test voices, clean and noisy, none of verify's sentences)",
     )
     parser.add_argument(
         "--quant",
@@ -484,11 +497,12 @@ def add_export_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--keep-float",
-        nargs="+",
-        default=[],
+        nargs="*",
+        default=None,
         metavar="MODULE",
         help="int8: module paths to leave in fp32 besides the frontend and waveform stem, "
-        "e.g. encoder.blocks.0.mlp.fc2 (recorded in the manifest)",
+        "e.g. encoder.blocks.0.mlp.fc2 (recorded in the manifest); default for static int8: "
+        "the checkpoint's int8.json list; --keep-float with no path: none",
     )
     parser.add_argument(
         "--timing-cache", default=None, help="TensorRT timing cache file (kept across builds)"

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
-import shutil
-import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,22 +35,9 @@ from echo_edge.model import Echo
 from echo_edge.runtime.bundle import GRAPH_INPUTS
 from echo_edge.tokenizer import EchoTokenizer
 
-CALIBRATION_UTTERANCES = 8  # utterances read from a manifest (or synthesised)
+CALIBRATION_UTTERANCES = 8  # utterances read from a manifest (or the calibration set)
 MAX_DECODER_STEPS = 64  # teacher-forced steps recorded per utterance
 MAX_CALIBRATION_SECONDS = 30.0  # longer calibration audio is cut
-# Synthesised calibration speech: varied sentences, several espeak-ng voices and speeds.
-SENTENCES = (
-    "the quick brown fox jumps over the lazy dog",
-    "please turn on the kitchen lights at half past seven",
-    "she sold twenty three tickets on the fourth of july",
-    "how far is it from the station to the old bridge",
-    "remind me to call my sister tomorrow morning",
-    "a gentle rain fell over the quiet harbour all night",
-    "set a timer for fifteen minutes and play some music",
-    "the weather in the mountains changes very quickly",
-)
-VOICES = (("en-us", 160), ("en-gb", 140), ("en-us+f3", 180), ("en-gb-scotland", 150))
-SYNTH_GAIN = 0.5  # -6 dB: closer to a microphone's level than espeak-ng's full scale
 # How int8 static sets each activation's range from the calibration tensors: MinMax spans
 # every value seen; Percentile clips to the central CALIB_PERCENTILE % of them, meant for a
 # long one-sided tail (a GELU output). On stage 8 it changed no one-pass word (bench/results/
@@ -79,35 +64,24 @@ def _read_audio(path: str | Path) -> np.ndarray:
     return np.asarray(audio[: int(MAX_CALIBRATION_SECONDS * C.SAMPLE_RATE)], dtype=np.float32)
 
 
-def synthesize_calibration(count: int = CALIBRATION_UTTERANCES) -> list[Utterance]:
-    """`count` English utterances from espeak-ng (sentences x voices, deterministic)."""
-    import soundfile as sf
-    import soxr
-
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise ValueError(
-            "no calibration data: pass --calibration MANIFEST.jsonl or install espeak-ng"
-        )
-    out = []
-    for i in range(count):
-        text = SENTENCES[i % len(SENTENCES)]
-        voice, speed = VOICES[i % len(VOICES)]
-        cmd = [exe, "--stdout", "-v", voice, "-s", str(speed), text]
-        wav = subprocess.run(cmd, capture_output=True, check=True, timeout=60).stdout
-        audio, sr = sf.read(io.BytesIO(wav), dtype="float32")
-        audio = soxr.resample(audio, sr, C.SAMPLE_RATE) if sr != C.SAMPLE_RATE else audio
-        audio = SYNTH_GAIN * audio  # espeak-ng speaks near full scale
-        out.append(Utterance(np.asarray(audio, dtype=np.float32), text))
-    return out
-
-
 def load_calibration(
-    source: str | Path | None, count: int = CALIBRATION_UTTERANCES
+    source: str | Path | None,
+    count: int = CALIBRATION_UTTERANCES,
+    log: Callable[[str], None] | None = None,
 ) -> list[Utterance]:
-    """Calibration speech: the first `count` rows of a JSONL manifest, or synthesised."""
+    """Calibration speech: the first `count` rows of a JSONL manifest, or (None) of the
+    calibration set (evalset.calibration_recipe: clean and noisy espeak-ng and flite test
+    voices reading none of verify's sentences; synthesised into the cache on first use)."""
     if source is None:
-        return synthesize_calibration(count)
+        from echo_edge.evalset import calibration_recipe, verify_set
+
+        try:
+            return [
+                Utterance(u.audio, u.text)
+                for u in verify_set(count, rec=calibration_recipe(), log=log)
+            ]
+        except RuntimeError as e:  # no espeak-ng
+            raise ValueError(f"no calibration data: pass --calibration MANIFEST.jsonl ({e})") from e
     from echo_edge.data import read_manifest
 
     path = Path(source)

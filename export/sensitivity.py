@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -100,3 +100,17 @@ def format_sensitivity(layers: Sequence[LayerError], top: int = 10) -> str:
         where = ", ".join(e.consumers) + (f" ({', '.join(e.modules)})" if e.modules else "")
         lines.append(f"{e.qdq_sqnr_db:11.1f}  {vs}  {e.tensor} -> {where}")
     return "\n".join(lines)
+
+
+def modules_to_keep(
+    layers: Sequence[LayerError], candidates: Collection[str], count: int
+) -> list[str]:
+    """The `candidates` modules (paths) whose input activations rank worst in `layers` (lowest
+    own SQNR first), at least `count` of them: the modules reading one tensor join together,
+    since each keeps its own copy of the tensor's quantisation."""
+    out: list[str] = []
+    for layer in layers:
+        if len(out) >= count:
+            break
+        out += [m for m in layer.modules if m in candidates and m not in out]
+    return out

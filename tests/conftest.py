@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +14,18 @@ import pytest
 from echo_edge import constants as C
 from echo_edge.config import EchoConfig
 
+# espeak-ng speech for the tests' calibration manifests: varied sentences, voices and speeds
+CALIBRATION_SENTENCES = (
+    "the quick brown fox jumps over the lazy dog",
+    "please turn on the kitchen lights at half past seven",
+    "she sold twenty three tickets on the fourth of july",
+    "how far is it from the station to the old bridge",
+    "remind me to call my sister tomorrow morning",
+    "a gentle rain fell over the quiet harbour all night",
+    "set a timer for fifteen minutes and play some music",
+    "the weather in the mountains changes very quickly",
+)
+CALIBRATION_VOICES = (("en-us", 160), ("en-gb", 140), ("en-us+f3", 180), ("en-gb-scotland", 150))
 TINY = dict(d_model=32, n_heads=2, encoder_layers=2, decoder_layers=2, vocab_size=32)
 
 
@@ -29,11 +44,30 @@ def harmonic(seconds: float, f0: float = 150.0, seed: int = 0, gaps: bool = True
     return x.astype(np.float32)
 
 
+def synthesize_calibration(count: int):  # -> list[export.quantize.Utterance]
+    """`count` espeak-ng utterances at -6 dB (sentences x voices, deterministic)."""
+    import soundfile as sf
+    import soxr
+
+    from echo_edge.export.quantize import Utterance
+
+    exe = shutil.which("espeak-ng")
+    assert exe is not None, "callers skip without espeak-ng"
+    out = []
+    for i in range(count):
+        text = CALIBRATION_SENTENCES[i % len(CALIBRATION_SENTENCES)]
+        voice, speed = CALIBRATION_VOICES[i % len(CALIBRATION_VOICES)]
+        cmd = [exe, "--stdout", "-v", voice, "-s", str(speed), text]
+        wav = subprocess.run(cmd, capture_output=True, check=True, timeout=60).stdout
+        audio, sr = sf.read(io.BytesIO(wav), dtype="float32")
+        audio = soxr.resample(audio, sr, C.SAMPLE_RATE) if sr != C.SAMPLE_RATE else audio
+        out.append(Utterance(0.5 * np.asarray(audio, dtype=np.float32), text))
+    return out
+
+
 def write_calibration_manifest(root: Path, count: int = 2) -> Path:
     """`count` espeak-ng calibration utterances as WAVs + a JSONL manifest in `root`."""
     import soundfile as sf
-
-    from echo_edge.export.quantize import synthesize_calibration
 
     rows = []
     for i, utt in enumerate(synthesize_calibration(count)):

@@ -255,6 +255,8 @@ def test_export_json_stays_one_object_with_the_percentile_calibrator(tmp_path: P
     assert summary["bundle"] == str(bundle)
     manifest = json.loads((bundle / "manifest.json").read_text())
     assert manifest["quantization"]["graphs"]["decoder"]["calibration"] == "Percentile 99.99"
+    assert manifest["quantization"]["calibration_data"].startswith("calibration set ")
+    assert manifest["quantization"]["calibration_utterances"] == 8
 
 
 def test_verify_summary_gives_each_figure_its_bound_and_labels_durations() -> None:
@@ -523,3 +525,15 @@ def test_transcribe_without_bundle_runs_the_shipped_one(
     assert T.no_bundle_given() == built  # a tree without the prebuilt bundle: build it
     (tmp_path / "onnx-int8").mkdir()
     assert T.no_bundle_given() == tmp_path / "onnx-int8"  # no export, no torch, no cache
+
+
+def test_keep_float_is_the_checkpoints_default_unless_given() -> None:
+    """No --keep-float: None (static int8 reads the checkpoint's int8.json); --keep-float
+    alone: an empty list (keep none); with paths: those."""
+    from echo_edge.export.pipeline import add_export_args
+
+    parser = argparse.ArgumentParser()
+    add_export_args(parser)
+    assert parser.parse_args([]).keep_float is None
+    assert parser.parse_args(["--keep-float"]).keep_float == []
+    assert parser.parse_args(["--keep-float", "a.b", "c"]).keep_float == ["a.b", "c"]

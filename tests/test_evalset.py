@@ -17,9 +17,12 @@ import pytest
 from echo_edge import evalset
 from echo_edge.corpus import synth
 from echo_edge.evalset import (
+    CALIBRATION_COUNT,
     RECIPE,
+    SCORING_SEED,
     SENTENCES,
     SET_MANIFEST,
+    calibration_recipe,
     plan_verify_set,
     recipe_key,
     training_texts,
@@ -79,12 +82,27 @@ def test_default_set_voices_are_all_held_out(plan: list[synth.Utterance]) -> Non
 
 
 def test_default_set_sentences_are_held_out(plan: list[synth.Utterance]) -> None:
-    from echo_edge.export.quantize import SENTENCES as CALIBRATION
+    from tests.conftest import CALIBRATION_SENTENCES
 
     texts = {u.text for u in plan}
     assert not texts & training_texts(tuple(RECIPE["train_seeds"]), RECIPE["train_draws"])
-    assert not texts & {normalize_text(s) for s in CALIBRATION}
+    assert not texts & {normalize_text(s) for s in CALIBRATION_SENTENCES}
     assert {normalize_text(s) for s in SENTENCES} <= texts
+
+
+def test_calibration_sentences_are_none_of_the_gates() -> None:
+    """export's default int8 calibration reads other sentences than verify's set (and than
+    training), in the set's voices and conditions."""
+    rec = calibration_recipe()
+    gate = {u.text for u in plan_verify_set(rec["apart_from"])}  # type: ignore[arg-type]
+    calibration = plan_verify_set(rec)
+    texts = {u.text for u in calibration}
+    assert len(texts) == CALIBRATION_COUNT == len(calibration)
+    assert len(gate) == RECIPE["count"] and not texts & gate
+    assert not texts & training_texts(tuple(RECIPE["train_seeds"]), RECIPE["train_draws"])
+    assert "handwritten" not in {u.category for u in calibration}
+    assert {bool(u.chain) for u in calibration} == {True, False}  # clean and noisy
+    assert recipe_key(rec) != recipe_key({**rec, "seed": SCORING_SEED})
 
 
 def test_plan_is_deterministic(plan: list[synth.Utterance]) -> None:

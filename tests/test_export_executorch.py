@@ -24,11 +24,16 @@ import torch
 from echo_edge import constants as C
 from echo_edge.decoding import DecodingOptions, seconds_of, token_budget
 from echo_edge.export.graphs import MAX_SAMPLES
-from echo_edge.export.quantize import SENTENCES, synthesize_calibration
 from echo_edge.loopguard import trim
 from echo_edge.model import Echo
 from echo_edge.runtime.bundle import GRAPH_INPUTS, read_bundle
-from tests.conftest import export_in_worker, harmonic, tiny_config
+from tests.conftest import (
+    CALIBRATION_SENTENCES,
+    export_in_worker,
+    harmonic,
+    synthesize_calibration,
+    tiny_config,
+)
 
 executorch_runtime = pytest.importorskip("executorch.runtime", reason="executorch is not installed")
 
@@ -136,7 +141,7 @@ def bundles(
     rows = []
     for i, x in enumerate(speech[:2]):
         sf.write(root / f"u{i}.wav", x[0].numpy(), C.SAMPLE_RATE, subtype="PCM_16")
-        rows.append(json.dumps({"audio": f"u{i}.wav", "text": SENTENCES[i]}))
+        rows.append(json.dumps({"audio": f"u{i}.wav", "text": CALIBRATION_SENTENCES[i]}))
     (root / "cal.jsonl").write_text("\n".join(rows) + "\n")
     jobs = {
         "fp32": {"precision": "fp32"},

@@ -27,10 +27,11 @@ import pytest
 import torch
 
 from echo_edge import constants as C
+from echo_edge.checkpoint import INT8_NAME, CheckpointError, checkpoint_sha256, int8_keep_float
 from echo_edge.decoding import DecodingOptions, seconds_of, token_budget
 from echo_edge.export.graphs import WAVEFORM_STEM
 from echo_edge.export.pipeline import export_bundle
-from echo_edge.export.quantize import synthesize_calibration, weight_matmuls
+from echo_edge.export.quantize import weight_matmuls
 from echo_edge.loopguard import trim
 from echo_edge.model import Echo
 from echo_edge.runtime.bundle import (
@@ -41,7 +42,13 @@ from echo_edge.runtime.bundle import (
     read_bundle,
     sha256_file,
 )
-from tests.conftest import export_in_worker, harmonic, tiny_config, write_calibration_manifest
+from tests.conftest import (
+    export_in_worker,
+    harmonic,
+    synthesize_calibration,
+    tiny_config,
+    write_calibration_manifest,
+)
 
 CTC_WEIGHT = 0.3  # gives the tiny model a CTC head, exported as the encoder's ctc_logprobs
 FP32_REL, FP32_LOGITS = 1e-4, 1e-4
@@ -460,3 +467,52 @@ def test_percentile_calibration_narrows_activation_ranges_and_stays_close(
     for got, want in zip(cross[:2], eager_encoder(model, x)[:2]):
         assert rel(got, want) < INT8_REL
     assert teacher_forced_errors(graphs, model, x)[1] < INT8_REL
+
+
+def test_static_int8_keeps_the_checkpoints_int8_json_layers_by_default(
+    traced: dict[str, Path], checkpoint: Path, calibration: Path, tmp_path: Path
+) -> None:
+    """int8.json beside the weights sets what static int8 keeps fp32 unless --keep-float is
+    given (an empty --keep-float: none); dynamic int8 never reads it."""
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(checkpoint, ckpt)
+    kept = ["encoder.blocks.1.mlp.fc2", "encoder.blocks.0.attn.out_proj"]
+    sha = checkpoint_sha256(ckpt)
+    (ckpt / INT8_NAME).write_text(json.dumps({"keep_float": kept, "checkpoint_sha256": sha}))
+    common = dict(onnx_from=traced["fp32"], log=lambda _: None, verify=False)
+    static = dict(quant="static", calibration=str(calibration), **common)
+    default = read_bundle(export_bundle(ckpt, "onnx", "int8", tmp_path / "default", **static))
+    assert default.quantization["keep_float"] == kept
+    assert default.quantization["keep_float_from"] == INT8_NAME
+    assert default.quantization["calibration_data"] == str(calibration)
+    assert "encoder.blocks.1.mlp.fc2" in default.quantization["kept_fp32"]
+    none = read_bundle(
+        export_bundle(ckpt, "onnx", "int8", tmp_path / "none", keep_float=[], **static)
+    )
+    assert "keep_float" not in none.quantization and "keep_float_from" not in none.quantization
+    dynamic = read_bundle(
+        export_bundle(ckpt, "onnx", "int8", tmp_path / "dyn", quant="dynamic", **common)
+    )
+    assert "keep_float" not in dynamic.quantization
+
+
+def test_int8_json_of_other_weights_is_ignored_and_a_bad_one_refused(
+    checkpoint: Path, tmp_path: Path
+) -> None:
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(checkpoint, ckpt)
+    assert int8_keep_float(ckpt) == ([], f"no {INT8_NAME} in {ckpt}")
+    (ckpt / INT8_NAME).write_text(
+        json.dumps({"keep_float": ["encoder.blocks.0.mlp.fc2"], "checkpoint_sha256": "0" * 64})
+    )
+    keep, why = int8_keep_float(ckpt)
+    assert keep == [] and "ranked on other weights" in why
+    sha = checkpoint_sha256(ckpt)
+    (ckpt / INT8_NAME).write_text(
+        json.dumps({"keep_float": ["encoder.blocks.0.mlp.fc2"], "checkpoint_sha256": sha})
+    )
+    assert int8_keep_float(ckpt)[0] == ["encoder.blocks.0.mlp.fc2"]
+    for bad in ('{"keep_float": "encoder"}', "[1, 2]", "{not json", '{"keep_float": [""]}'):
+        (ckpt / INT8_NAME).write_text(bad)
+        with pytest.raises(CheckpointError, match=INT8_NAME):
+            int8_keep_float(ckpt)

@@ -17,12 +17,15 @@ from onnx import TensorProto, helper, numpy_helper
 
 from echo_edge.export.quantize import quantize_onnx_static
 from echo_edge.export.sensitivity import (
+    LayerError,
     activation_sensitivity,
     format_sensitivity,
+    modules_to_keep,
     weight_sensitivity,
 )
 
 DIM = 16
+MODULES = {"a_layer1": "a.fc1", "a_layer2": "a.fc2", "b_layer1": "b.fc1", "b_layer2": "b.fc2"}
 CALIBRATION = 400  # batches: MinMax over fewer clips the Gaussian tails of the evaluation feeds
 
 
@@ -129,3 +132,30 @@ def test_fp32_modules_are_matched_by_whole_module_paths() -> None:
     assert not in_fp32_module(namespace("encoder", "encoder.blocks.1.mlp.fc2"))
     # the op segment is not a module
     assert not in_fp32_module(f": EncoderGraph/{WAVEFORM_STEM}: aten.conv1d.default")
+
+
+def test_the_worst_ranked_candidate_modules_are_kept(graphs: tuple[Path, Path]) -> None:
+    """On the two-path graph (module metadata added: a.fc1 ... b.fc2), b's path comes first;
+    modules reading one tensor join together; non-candidates are passed over."""
+    float_path, qdq_path = graphs
+    layers = activation_sensitivity(float_path, qdq_path, feeds(4, seed=7))
+    named = [
+        LayerError(
+            e.tensor,
+            e.consumers,
+            tuple(m for n in e.consumers if (m := MODULES.get(n))),
+            e.qdq_sqnr_db,
+            None,
+        )
+        for e in layers
+    ]
+    assert modules_to_keep(named, set(MODULES.values()), 1)[0].startswith("b.")
+    assert set(modules_to_keep(named, set(MODULES.values()), 4)) == set(MODULES.values())
+    assert modules_to_keep(named, {"a.fc1"}, 1) == ["a.fc1"]
+    shared = [
+        LayerError("t", ("x", "y"), ("q", "k"), 10.0, None),
+        LayerError("u", ("z",), ("v",), 20.0, None),
+    ]
+    assert modules_to_keep(shared, {"q", "k", "v"}, 1) == ["q", "k"]
+    assert modules_to_keep(shared, {"q", "k", "v"}, 3) == ["q", "k", "v"]
+    assert modules_to_keep(shared, {"q", "k", "v"}, 0) == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from echo_edge.checkpoint import ASSETS, checkpoint_sha256
+from echo_edge.checkpoint import ASSETS, checkpoint_sha256, int8_keep_float
 from echo_edge.runtime.bundle import CTC_OUTPUT, FORMAT_VERSION, read_bundle
 
 SHIPPED = ASSETS / "onnx-int8"
@@ -39,3 +39,19 @@ def test_shipped_bundle_tokenizer_and_config_are_the_checkpoints() -> None:
 def test_assets_stay_small() -> None:
     total = sum(p.stat().st_size for p in Path(ASSETS).rglob("*") if p.is_file())
     assert total / 1e6 < ASSET_LIMIT_MB, f"assets are {total / 1e6:.1f} MB"
+
+
+def test_shipped_int8_json_was_ranked_on_the_shipped_weights() -> None:
+    """Static int8 exports of the shipped model keep its int8.json layers fp32; a new model
+    needs its own ranking (bench/int8_sensitivity.py --write-int8 6)."""
+    import torch
+
+    from echo_edge.config import EchoConfig
+    from echo_edge.model import Echo
+
+    keep, why = int8_keep_float(None)
+    assert keep and why.startswith("from "), why
+    config = EchoConfig.from_dict(json.loads((ASSETS / "config.json").read_text()))
+    with torch.device("meta"):
+        modules = dict(Echo(config).named_modules())
+    assert all(isinstance(modules.get(m), (torch.nn.Linear, torch.nn.Conv1d)) for m in keep), keep
