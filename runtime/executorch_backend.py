@@ -104,8 +104,9 @@ class ExecuTorchBackend(Backend):
             outputs = self.methods[graph].execute(inputs)
         except Exception as e:
             raise BackendError(f"ExecuTorch method {graph} failed: {e}") from e
-        # Outputs may alias the method's planned memory: copy before the next call.
-        return [o.detach().float().numpy().copy() for o in outputs]
+        # Method.execute clones its outputs out of the method's planned memory (the bindings'
+        # clone_outputs=True), so they outlive the next call without another copy.
+        return [o.detach().float().numpy() for o in outputs]
 
     def close(self) -> None:
         self.methods.clear()

@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 import torch
@@ -55,8 +56,8 @@ class Methods:
         self.methods = {g: self.program.load_method(g) for g in GRAPH_INPUTS}
 
     def run(self, graph: str, *args: torch.Tensor) -> list[torch.Tensor]:
-        # Outputs can alias the method's planned memory: copy before the next call.
-        return [o.clone() for o in self.methods[graph].execute(list(args))]
+        # execute() returns clones of the planned outputs (as ExecuTorchBackend relies on)
+        return list(self.methods[graph].execute(list(args)))
 
     def constant(self, name: str) -> object:
         return self.program.load_method(name).execute([])[0]
@@ -369,3 +370,41 @@ def test_attention_leaves_no_softmax_guard_to_portable_kernels(bundles: dict[str
         for precision in ("fp32", "int8"):
             ops = read_bundle(bundles[precision]).graphs[graph]["xnnpack"]["portable_ops"]
             assert not guard & set(ops), (graph, precision, ops)
+
+
+def test_inputs_are_the_callers_buffers_and_outputs_outlive_the_next_call(
+    bundles: dict[str, Path],
+) -> None:
+    """Graph inputs are not memory-planned (the runtime reads the caller's arrays, no copy per
+    call), and ExecuTorchBackend.run's outputs, which it no longer copies, are the bindings'
+    clones: the next call leaves them as they were, and the inputs untouched."""
+    from echo_edge.runtime.executorch_backend import ExecuTorchBackend
+
+    methods = Methods(bundles["fp32"])
+    for graph, inputs in GRAPH_INPUTS.items():
+        meta = methods.methods[graph].metadata
+        assert meta.num_inputs() == len(inputs)
+        assert not any(meta.input_tensor_meta(i).is_memory_planned() for i in range(len(inputs)))
+        assert all(
+            meta.output_tensor_meta(i).is_memory_planned() for i in range(meta.num_outputs())
+        )
+    backend = ExecuTorchBackend(read_bundle(bundles["fp32"]), threads=1)
+    rng = np.random.default_rng(0)
+    cross = [rng.normal(size=(2, 1, 2, 20, 16)).astype(np.float32) for _ in range(2)]
+    k, v = backend.empty_cache()
+    feeds = {
+        "tokens": np.array([[C.BOS_ID]], np.int64),
+        "offset": np.asarray(0, np.int64),
+        "self_k": k,
+        "self_v": v,
+        "cross_k": cross[0],
+        "cross_v": cross[1],
+        "cross_bias": np.zeros((1, 20), np.float32),
+    }
+    given = {name: a.copy() for name, a in feeds.items()}
+    first = backend.run("decoder", feeds)
+    kept = [o.copy() for o in first]
+    second = backend.run("decoder", {**feeds, "tokens": np.array([[7]], np.int64)})
+    assert all(np.array_equal(a, b) for a, b in zip(first, kept))
+    assert not np.array_equal(first[0], second[0])  # another token: other logits
+    assert all(np.array_equal(feeds[n], given[n]) for n in feeds)
