@@ -58,6 +58,12 @@ def main() -> None:
     ap.add_argument("--checkpoint", default=None, help="checkpoint directory (default: shipped)")
     ap.add_argument("--scoring", type=int, default=6, help="scoring utterances")
     ap.add_argument(
+        "--activations",
+        choices=("asymmetric", "symmetric"),
+        default="asymmetric",
+        help="int8 activations as --activations of echo-edge export (symmetric: tensorrt's)",
+    )
+    ap.add_argument(
         "--write-int8",
         type=int,
         default=None,
@@ -92,6 +98,7 @@ def main() -> None:
     command = ["python bench/int8_sensitivity.py", "--fp32", args.fp32, "--out", args.out]
     command += ["--checkpoint", args.checkpoint] if args.checkpoint else []
     command += ["--write-int8", str(args.write_int8)] if args.write_int8 is not None else []
+    command += ["--activations", args.activations] if args.activations != "asymmetric" else []
     lines = [f"`{' '.join(command)}`", ""]
     ranked: dict[str, list[LayerError]] = {}
     with tempfile.TemporaryDirectory(prefix="echo-sens-") as tmp:
@@ -99,7 +106,8 @@ def main() -> None:
             src = Path(args.fp32) / f"{graph}.onnx"
             dst = Path(tmp) / f"{graph}-static.onnx"
             kept = waveform_stem_nodes(onnx.load(str(src)))
-            quantize_onnx_static(src, dst, to_feeds(graph, calib[graph]), kept)
+            feeds = to_feeds(graph, calib[graph])
+            quantize_onnx_static(src, dst, feeds, kept, args.activations == "symmetric")
             layers = activation_sensitivity(src, dst, to_feeds(graph, scoring[graph]))
             ranked[graph] = layers
             weights = weight_sensitivity(src, dst)
@@ -123,9 +131,21 @@ def main() -> None:
         ]
         keep = modules_to_keep(ranked["encoder"], candidates, args.write_int8)
         directory = Path(args.checkpoint) if args.checkpoint else ASSETS
-        int8 = {"keep_float": keep, "checkpoint_sha256": sha, "ranked_by": " ".join(command)}
-        (directory / INT8_NAME).write_text(json.dumps(int8, indent=1) + "\n")
-        lines += [f"{directory / INT8_NAME}: keep_float " + " ".join(keep), ""]
+        # One list per activation scheme, each ranked with its own (the other one is kept
+        # when the file was written for these weights).
+        key = "keep_float_symmetric" if args.activations == "symmetric" else "keep_float"
+        file = directory / INT8_NAME
+        old = json.loads(file.read_text()) if file.is_file() else {}
+        int8 = old if old.get("checkpoint_sha256") == sha else {"checkpoint_sha256": sha}
+        int8.setdefault("keep_float", [])
+        int8[key] = keep
+        ranked_by = int8.get("ranked_by")
+        int8["ranked_by"] = {
+            **(ranked_by if isinstance(ranked_by, dict) else {}),
+            key: " ".join(command),
+        }
+        file.write_text(json.dumps(int8, indent=1) + "\n")
+        lines += [f"{file}: {key} " + " ".join(keep), ""]
     result["seconds"] = round(time.perf_counter() - start, 1)
     (out / "sensitivity.json").write_text(json.dumps(result, indent=1))
     (out / "report.md").write_text("\n".join(lines))

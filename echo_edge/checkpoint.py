@@ -113,10 +113,13 @@ def checkpoint_sha256(path: str | Path | None = None) -> str:
     return h.hexdigest()
 
 
-def int8_keep_float(path: str | Path | None = None) -> tuple[list[str], str]:
+def int8_keep_float(
+    path: str | Path | None = None, symmetric: bool = False
+) -> tuple[list[str], str]:
     """(module paths, why) a static int8 export of checkpoint `path` (None: the shipped model)
-    keeps fp32 by default: its INT8_NAME's list, or none when it has no such file or the file
-    was ranked on other weights. A malformed file raises CheckpointError."""
+    keeps fp32 by default: its INT8_NAME's "keep_float" list ("keep_float_symmetric" for
+    symmetric activations, ranked with them, when the file has it), or none when it has no
+    such file or the file was ranked on other weights. A malformed file raises CheckpointError."""
     if path is None and not has_default_model():
         return [], "no int8.json (untrained model)"
     directory = Path(path) if path is not None else ASSETS
@@ -131,9 +134,12 @@ def int8_keep_float(path: str | Path | None = None) -> tuple[list[str], str]:
         data = read_json_file(file)
     except ValueError as e:
         raise CheckpointError(str(e)) from None
-    keep = data.get("keep_float") if isinstance(data, dict) else None
-    if not (isinstance(keep, list) and all(isinstance(m, str) and m for m in keep)):
+    if not isinstance(data, dict):
         raise CheckpointError(f"{file}: needs a keep_float list of module paths")
+    key = "keep_float_symmetric" if symmetric and "keep_float_symmetric" in data else "keep_float"
+    keep = data.get(key)
+    if not (isinstance(keep, list) and all(isinstance(m, str) and m for m in keep)):
+        raise CheckpointError(f"{file}: needs a {key} list of module paths")
     if data.get("checkpoint_sha256") != checkpoint_sha256(path):
         return [], f"{file} was ranked on other weights: ignored"
-    return list(keep), f"from {file}"
+    return list(keep), f"{key} of {file}"

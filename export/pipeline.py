@@ -3,6 +3,7 @@
     echo-edge export [CHECKPOINT] --backend {onnx,executorch,tensorrt}
                      --precision {fp32,fp16,int8} --out BUNDLE [--calibration DATA]
                      [--quant {dynamic,static}] [--calibrator {minmax,percentile}]
+                     [--activations {asymmetric,symmetric}]
                      [--keep-float MODULE ...] [--from-onnx BUNDLE] [--timing-cache FILE]
                      [--force] [--no-verify] [--json]
 
@@ -65,6 +66,9 @@ EXIT_TERMINATED = 128 + signal.SIGTERM  # the shell's status for a process ended
 # How ONNX int8 static sets activation ranges: export.quantize.CALIBRATORS' keys (not imported
 # here: that module pulls in torch and onnxruntime, and a refused export must stay quick).
 CALIBRATOR_NAMES = ("minmax", "percentile")
+# int8 static activations: asymmetric (a zero point per tensor: ONNX Runtime's default) or
+# symmetric (zero point 0: what TensorRT builds from; its exports are always symmetric)
+ACTIVATIONS = ("asymmetric", "symmetric")
 
 
 def resolve_quant(
@@ -205,6 +209,7 @@ def export_bundle(
     verify: bool = True,
     keep_float: Sequence[str] | None = None,
     calibrator: str = "minmax",
+    activations: str = "asymmetric",
 ) -> Path:
     """Export a checkpoint (None: the shipped model) to a bundle directory -> its path.
 
@@ -212,7 +217,8 @@ def export_bundle(
     beside the frontend and the waveform stem; the manifest's quantization section lists them.
     None: the checkpoint's int8.json list for static int8 (checkpoint.int8_keep_float), none
     for dynamic. `calibration` None: the calibration set (export.quantize.load_calibration).
-    `calibrator`: how ONNX int8 static sets activation ranges ("minmax" or "percentile").
+    `calibrator`: how ONNX int8 static sets activation ranges ("minmax" or "percentile");
+    `activations`: "symmetric" int8 activations (zero point 0), as TensorRT builds from them.
 
     `onnx_from`: an onnx fp32 bundle of the same checkpoint whose graphs are converted (onnx)
     or built (tensorrt) instead of tracing the model again. `verify`: check the bundle
@@ -221,7 +227,7 @@ def export_bundle(
     quant = resolve_quant(backend, precision, quant, calibration)
     given = keep_float is not None
     keep_float = list(dict.fromkeys(keep_float or ()))  # once each, in the order given
-    check_options(backend, precision, quant, calibrator, keep_float, onnx_from)
+    check_options(backend, precision, quant, calibrator, keep_float, onnx_from, activations)
     if backend == "tensorrt":
         from echo_edge.export.tensorrt import require_tensorrt
 
@@ -243,7 +249,8 @@ def export_bundle(
     tokenizer = load_tokenizer(checkpoint, model.config.vocab_size)
     log(f"  {model.num_parameters() / 1e6:.2f} M parameters, {model.config.features}")
     if not given and quant == "static":
-        keep_float, why = int8_keep_float(checkpoint)
+        symmetric = backend == "tensorrt" or activations == "symmetric"
+        keep_float, why = int8_keep_float(checkpoint, symmetric)
         log(f"  static int8 keeps {len(keep_float)} layers fp32 ({why}; --keep-float overrides)")
     check_module_names(model, keep_float)
     fp32_graphs = None
@@ -287,6 +294,7 @@ def export_bundle(
                     log,
                     keep_float,
                     calibrator,
+                    activations == "symmetric",
                 )
             tokenizer.save(staging / TOKENIZER_NAME)
             log(f"[4/4] writing {MANIFEST_NAME}")
@@ -389,6 +397,7 @@ def check_options(
     calibrator: str,
     keep_float: Sequence[str],
     onnx_from: str | Path | None,
+    activations: str = "asymmetric",
 ) -> None:
     """A UsageError for an option the export would not use, before any work."""
     from echo_edge.cli import UsageError
@@ -398,6 +407,13 @@ def check_options(
         raise UsageError(f"unknown calibrator {calibrator!r}: {' or '.join(CALIBRATOR_NAMES)}")
     if calibrator != "minmax" and not (backend == "onnx" and quant == "static"):
         raise UsageError(f"--calibrator applies to onnx int8 static exports, not {label}")
+    if activations not in ACTIVATIONS:
+        raise UsageError(f"unknown activations {activations!r}: {' or '.join(ACTIVATIONS)}")
+    if activations != "asymmetric" and not (backend == "onnx" and quant == "static"):
+        raise UsageError(
+            f"--activations applies to onnx int8 static exports, not {label}"
+            + (" (always symmetric)" if backend == "tensorrt" else "")
+        )
     if keep_float and precision != "int8":
         raise UsageError(f"--keep-float applies to int8 exports, not {precision}")
     if onnx_from is not None and backend == "executorch":
@@ -421,6 +437,7 @@ def _run_exporter(
     log: Log,
     keep_float: Sequence[str] = (),
     calibrator: str = "minmax",
+    symmetric: bool = False,
 ) -> BackendExport:
     """Dispatch to the backend's exporter (imported lazily: each pulls in its toolchain)."""
     if backend == "onnx":
@@ -436,6 +453,7 @@ def _run_exporter(
             fp32_graphs,
             keep_float=keep_float,
             calibrator=calibrator,
+            symmetric=symmetric,
         )
     if backend == "executorch":
         from echo_edge.export.executorch import export_executorch
@@ -496,6 +514,13 @@ def add_export_args(parser: argparse.ArgumentParser) -> None:
         "the central 99.99 %% of them (percentile)",
     )
     parser.add_argument(
+        "--activations",
+        choices=ACTIVATIONS,
+        default="asymmetric",
+        help="onnx int8 static: int8 activations with a zero point (asymmetric) or without "
+        "(symmetric: the graphs a tensorrt int8 export builds its engines from)",
+    )
+    parser.add_argument(
         "--keep-float",
         nargs="*",
         default=None,
@@ -554,6 +579,7 @@ def run_export(args: argparse.Namespace) -> int:
         verify=not args.no_verify,
         keep_float=args.keep_float,
         calibrator=args.calibrator,
+        activations=args.activations,
     )
     if as_json:
         print(json.dumps(export_summary(bundle), indent=2), flush=True)

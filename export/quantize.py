@@ -254,6 +254,22 @@ def weight_matmuls(model_proto: object) -> list[str]:
     ]
 
 
+@contextmanager
+def _calibrator_errors(calibrator: str) -> Iterator[None]:
+    """A histogram calibrator's numpy error as a line that says which option to change.
+    [stage 8, --calibrator percentile --activations symmetric: "Too many bins for data range.
+    Cannot create 2048 finite-sized bins." (onnxruntime 1.32)]"""
+    try:
+        yield
+    except ValueError as e:
+        if calibrator == "minmax":
+            raise
+        raise ValueError(
+            f"{calibrator} calibration failed in onnxruntime ({e}); --calibrator minmax "
+            "calibrates these graphs"
+        ) from e
+
+
 def quantize_onnx_static(
     src: Path,
     dst: Path,
@@ -271,7 +287,7 @@ def quantize_onnx_static(
     skip = set(exclude)
     nodes = [n for n in weight_matmuls(onnx.load(str(src))) if n not in skip]
     # The histogram calibrators print their progress; --json needs stdout for its object.
-    with _no_preprocess_hint(), redirect_stdout(io.StringIO()):
+    with _no_preprocess_hint(), redirect_stdout(io.StringIO()), _calibrator_errors(calibrator):
         quantize_static(
             src,
             dst,

@@ -256,3 +256,25 @@ def test_options_the_export_would_not_use_are_refused(
     with pytest.raises(UsageError, match="^" + message):
         check_options(backend, precision, None, "minmax", keep, onnx_from)
     check_options("onnx", "int8", "static", "percentile", keep, None)  # all used: no error
+
+
+@pytest.mark.parametrize(
+    "backend, precision, quant, message",
+    [
+        ("onnx", "int8", "dynamic", "--activations applies to onnx int8 static exports, not"),
+        ("onnx", "fp16", None, "--activations applies to onnx int8 static exports, not"),
+        ("executorch", "int8", "static", "--activations applies to onnx int8 static"),
+        ("tensorrt", "int8", "static", r".* \(always symmetric\)$"),
+    ],
+)
+def test_symmetric_activations_are_onnx_static_only(
+    backend: str, precision: str, quant: str | None, message: str
+) -> None:
+    from echo_edge.cli import UsageError
+    from echo_edge.export.pipeline import check_options
+
+    with pytest.raises(UsageError, match="^" + message):
+        check_options(backend, precision, quant, "minmax", [], None, "symmetric")
+    with pytest.raises(UsageError, match="^unknown activations 'signed': asymmetric or symmetric"):
+        check_options("onnx", "int8", "static", "minmax", [], None, "signed")
+    check_options("onnx", "int8", "static", "minmax", [], None, "symmetric")  # used: no error

@@ -512,7 +512,47 @@ def test_int8_json_of_other_weights_is_ignored_and_a_bad_one_refused(
         json.dumps({"keep_float": ["encoder.blocks.0.mlp.fc2"], "checkpoint_sha256": sha})
     )
     assert int8_keep_float(ckpt)[0] == ["encoder.blocks.0.mlp.fc2"]
+    assert int8_keep_float(ckpt, symmetric=True)[0] == ["encoder.blocks.0.mlp.fc2"]  # no own list
+    both = {"keep_float": ["a.b"], "keep_float_symmetric": ["c.d", "e"], "checkpoint_sha256": sha}
+    (ckpt / INT8_NAME).write_text(json.dumps(both))
+    assert int8_keep_float(ckpt) == (["a.b"], f"keep_float of {ckpt / INT8_NAME}")
+    assert int8_keep_float(ckpt, symmetric=True)[0] == ["c.d", "e"]
     for bad in ('{"keep_float": "encoder"}', "[1, 2]", "{not json", '{"keep_float": [""]}'):
         (ckpt / INT8_NAME).write_text(bad)
         with pytest.raises(CheckpointError, match=INT8_NAME):
             int8_keep_float(ckpt)
+
+
+def test_symmetric_activations_have_zero_points_of_zero(
+    traced: dict[str, Path], checkpoint: Path, calibration: Path, tmp_path: Path
+) -> None:
+    """--activations symmetric: every activation's QuantizeLinear has zero point 0 (the graphs
+    a tensorrt int8 export builds from); the default keeps ONNX Runtime's per-tensor zero points."""
+    bundle = export_bundle(
+        checkpoint,
+        "onnx",
+        "int8",
+        tmp_path / "sym",
+        quant="static",
+        calibration=str(calibration),
+        onnx_from=traced["fp32"],
+        log=lambda _: None,
+        verify=False,
+        activations="symmetric",
+    )
+    m = read_bundle(bundle)
+
+    def zero_points(path: Path) -> list[int]:
+        proto = onnx.load(str(path))
+        constants = {t.name: t for t in proto.graph.initializer}
+        return [
+            int(onnx.numpy_helper.to_array(constants[n.input[2]]))
+            for n in proto.graph.node
+            if n.op_type == "QuantizeLinear" and n.input[0] not in constants
+        ]
+
+    for graph in ("encoder", "decoder"):
+        assert m.quantization["graphs"][graph]["activations"] == "symmetric"
+        symmetric = zero_points(bundle / f"{graph}.onnx")
+        assert len(symmetric) > 10 and set(symmetric) == {0}
+        assert set(zero_points(traced["int8-static"] / f"{graph}.onnx")) != {0}

@@ -159,3 +159,24 @@ def test_the_worst_ranked_candidate_modules_are_kept(graphs: tuple[Path, Path]) 
     assert modules_to_keep(shared, {"q", "k", "v"}, 1) == ["q", "k"]
     assert modules_to_keep(shared, {"q", "k", "v"}, 3) == ["q", "k", "v"]
     assert modules_to_keep(shared, {"q", "k", "v"}, 0) == []
+
+
+def test_a_histogram_calibrators_failure_names_the_option_to_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import echo_edge.export.quantize as Q
+
+    def fails(*_: object, **__: object) -> None:
+        raise ValueError("Too many bins for data range. Cannot create 2048 finite-sized bins.")
+
+    two_path_graph(tmp_path / "float.onnx")
+    monkeypatch.setattr(Q, "quantize_static", fails)
+    with pytest.raises(
+        ValueError,
+        match=r"^percentile calibration failed in onnxruntime \(Too many bins.*--calibrator minmax",
+    ):
+        Q.quantize_onnx_static(
+            tmp_path / "float.onnx", tmp_path / "q.onnx", [], calibrator="percentile"
+        )
+    with pytest.raises(ValueError, match="^Too many bins"):  # MinMax's own errors pass unchanged
+        Q.quantize_onnx_static(tmp_path / "float.onnx", tmp_path / "q.onnx", [])

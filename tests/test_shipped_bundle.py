@@ -49,9 +49,10 @@ def test_shipped_int8_json_was_ranked_on_the_shipped_weights() -> None:
     from echo_edge.config import EchoConfig
     from echo_edge.model import Echo
 
-    keep, why = int8_keep_float(None)
-    assert keep and why.startswith("from "), why
     config = EchoConfig.from_dict(json.loads((ASSETS / "config.json").read_text()))
     with torch.device("meta"):
         modules = dict(Echo(config).named_modules())
-    assert all(isinstance(modules.get(m), (torch.nn.Linear, torch.nn.Conv1d)) for m in keep), keep
+    for symmetric, key in ((False, "keep_float"), (True, "keep_float_symmetric")):
+        keep, why = int8_keep_float(None, symmetric)
+        assert keep and why.startswith(f"{key} of "), why
+        assert all(isinstance(modules.get(m), (torch.nn.Linear, torch.nn.Conv1d)) for m in keep)
