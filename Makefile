@@ -30,9 +30,11 @@ bundles: setup
 	$(VENV)/bin/echo-edge export --backend onnx --precision int8 --quant dynamic --out $(SHIPPED_BUNDLE)
 	# the full default set's report (250 utterances, ~2.5 min) replaces export's 4-utterance one
 	$(VENV)/bin/echo-edge verify $(SHIPPED_BUNDLE) --store --out bench/results/verify/shipped.json
-	# the layers static int8 exports of these weights keep fp32: echo_edge/assets/int8.json (~1.5 min)
+	# the layers static int8 exports of these weights keep fp32, per activation scheme:
+	# echo_edge/assets/int8.json (~2.5 min)
 	$(VENV)/bin/echo-edge export --backend onnx --precision fp32 --out build/fp32-for-int8 --no-verify --force
 	$(PY) bench/int8_sensitivity.py --fp32 build/fp32-for-int8 --out build/int8-sensitivity --write-int8 6
+	$(PY) bench/int8_sensitivity.py --fp32 build/fp32-for-int8 --out build/int8-sensitivity-symmetric --write-int8 6 --activations symmetric
 
 lint: setup
 	$(VENV)/bin/ruff format --check .

@@ -20,13 +20,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from echo_edge import constants as C
 from echo_edge.evalset import utterance_of_length, verify_set
+from echo_edge.runtime.backend import CrossAttention
 from echo_edge.runtime.recognizer import Recognizer
 
 
-def steps_ms(recognizer: Recognizer, encoded: object, steps: int) -> float:
+def steps_ms(recognizer: Recognizer, encoded: CrossAttention, steps: int) -> float:
     """Mean ms of `steps` decoder steps at positions 0.. (one token each, caches fed back)."""
     backend = recognizer.backend
     k, v = backend.empty_cache()
@@ -38,13 +40,15 @@ def steps_ms(recognizer: Recognizer, encoded: object, steps: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("bundles", nargs="+")
-    ap.add_argument("--seconds", type=float, nargs="+", default=[3.0, 30.0])
-    ap.add_argument("--rounds", type=int, default=30)
-    ap.add_argument("--steps", type=int, default=60)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", default=None)
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    ap.add_argument("bundles", nargs="+", help="bundle directories, measured side by side")
+    ap.add_argument("--seconds", type=float, nargs="+", default=[3.0, 30.0], help="audio lengths")
+    ap.add_argument("--rounds", type=int, default=30, help="turns each bundle takes per length")
+    ap.add_argument("--steps", type=int, default=60, help="decoder steps in one turn")
+    ap.add_argument("--threads", type=int, default=2, help="Recognizer.from_bundle threads")
+    ap.add_argument("--out", default=None, help="directory for decoder_steps.json and .md")
     args = ap.parse_args()
     utterances = verify_set(8)
     recognizers = [Recognizer.from_bundle(b, threads=args.threads) for b in args.bundles]
@@ -58,7 +62,7 @@ def main() -> None:
         for r, e in zip(recognizers, encoded):  # warm-up
             steps_ms(r, e, args.steps)
         samples: list[list[float]] = [[] for _ in recognizers]
-        for _ in range(args.rounds):
+        for _ in tqdm(range(args.rounds), desc=f"{seconds:g} s", unit="round"):
             for j, (r, e) in enumerate(zip(recognizers, encoded)):
                 samples[j].append(steps_ms(r, e, args.steps))
         for bundle, ms in zip(args.bundles, samples):
@@ -76,6 +80,7 @@ def main() -> None:
     command = "python bench/decoder_steps.py " + " ".join(args.bundles)
     command += f" --seconds {' '.join(f'{s:g}' for s in args.seconds)} --rounds {args.rounds}"
     command += f" --steps {args.steps} --threads {args.threads}"
+    command += f" --out {args.out}" if args.out else ""
     lines = [f"`{command}`", "", "| bundle | audio s | best ms/step | p25 | median |"]
     lines.append("|---|---|---|---|---|")
     for r in rows:

@@ -28,12 +28,18 @@ from pathlib import Path
 import onnx
 import torch
 
-from echo_edge.checkpoint import ASSETS, INT8_NAME, checkpoint_sha256, load_checkpoint
-from echo_edge.evalset import SCORING_SEED, calibration_recipe, verify_set
-from echo_edge.export.pipeline import load_tokenizer
+from echo_edge.checkpoint import (
+    INT8_NAME,
+    checkpoint_sha256,
+    int8_key,
+    load_checkpoint,
+    write_int8_keep_float,
+)
+from echo_edge.evalset import SCORING_SEED, calibration_recipe, recipe_key
+from echo_edge.export.pipeline import ACTIVATIONS, load_tokenizer
 from echo_edge.export.quantize import (
-    Utterance,
     calibration_inputs,
+    calibration_set,
     load_calibration,
     quantize_onnx_static,
     to_feeds,
@@ -59,7 +65,7 @@ def main() -> None:
     ap.add_argument("--scoring", type=int, default=6, help="scoring utterances")
     ap.add_argument(
         "--activations",
-        choices=("asymmetric", "symmetric"),
+        choices=ACTIVATIONS,
         default="asymmetric",
         help="int8 activations as --activations of echo-edge export (symmetric: tensorrt's)",
     )
@@ -82,17 +88,19 @@ def main() -> None:
     tokenizer = load_tokenizer(args.checkpoint, model.config.vocab_size)
     start = time.perf_counter()
     calibration = load_calibration(None, log=print)
-    scoring_set = verify_set(args.scoring, rec=calibration_recipe(SCORING_SEED), log=print)
+    scoring_set = calibration_set(args.scoring, SCORING_SEED, log=print)
     calib = calibration_inputs(model, calibration, tokenizer)
-    scoring = calibration_inputs(
-        model, [Utterance(u.audio, u.text) for u in scoring_set], tokenizer
-    )
+    scoring = calibration_inputs(model, scoring_set, tokenizer)
     result: dict[str, object] = {
         "checkpoint_sha256": sha,
-        "calibration": {"recipe": "evalset.calibration_recipe()", "utterances": len(calibration)},
+        "activations": args.activations,
+        "calibration": {
+            "recipe_key": recipe_key(calibration_recipe()),
+            "utterances": len(calibration),
+        },
         "scoring": {
-            "recipe": f"evalset.calibration_recipe({SCORING_SEED})",
-            "utterances": args.scoring,
+            "recipe_key": recipe_key(calibration_recipe(SCORING_SEED)),
+            "utterances": len(scoring_set),
         },
     }
     command = ["python bench/int8_sensitivity.py", "--fp32", args.fp32, "--out", args.out]
@@ -130,21 +138,9 @@ def main() -> None:
             if name.startswith("encoder.") and isinstance(m, KEPT_LAYERS)
         ]
         keep = modules_to_keep(ranked["encoder"], candidates, args.write_int8)
-        directory = Path(args.checkpoint) if args.checkpoint else ASSETS
-        # One list per activation scheme, each ranked with its own (the other one is kept
-        # when the file was written for these weights).
-        key = "keep_float_symmetric" if args.activations == "symmetric" else "keep_float"
-        file = directory / INT8_NAME
-        old = json.loads(file.read_text()) if file.is_file() else {}
-        int8 = old if old.get("checkpoint_sha256") == sha else {"checkpoint_sha256": sha}
-        int8.setdefault("keep_float", [])
-        int8[key] = keep
-        ranked_by = int8.get("ranked_by")
-        int8["ranked_by"] = {
-            **(ranked_by if isinstance(ranked_by, dict) else {}),
-            key: " ".join(command),
-        }
-        file.write_text(json.dumps(int8, indent=1) + "\n")
+        symmetric = args.activations == "symmetric"
+        file = write_int8_keep_float(args.checkpoint, symmetric, keep, " ".join(command))
+        key = int8_key(symmetric)
         lines += [f"{file}: {key} " + " ".join(keep), ""]
     result["seconds"] = round(time.perf_counter() - start, 1)
     (out / "sensitivity.json").write_text(json.dumps(result, indent=1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,10 @@ DEFAULT_CHECKPOINT = ASSETS
 UNTRAINED_SEED = 0
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-# Optional, beside the weights: {"keep_float": [module paths], "checkpoint_sha256": ...}, the
-# layers a static int8 export of these weights keeps fp32 unless --keep-float says otherwise
-# (ranked by bench/int8_sensitivity.py --write-int8, which writes it)
+# Optional, beside the weights: {"checkpoint_sha256": ..., "keep_float": [module paths],
+# "keep_float_symmetric": [...], "ranked_by": {key: command}}: the layers a static int8 export
+# of these weights keeps fp32 unless --keep-float says otherwise, one list per activation
+# scheme, each ranked under its own (bench/int8_sensitivity.py --write-int8 writes them)
 INT8_NAME = "int8.json"
 
 
@@ -113,21 +115,17 @@ def checkpoint_sha256(path: str | Path | None = None) -> str:
     return h.hexdigest()
 
 
-def int8_keep_float(
-    path: str | Path | None = None, symmetric: bool = False
-) -> tuple[list[str], str]:
-    """(module paths, why) a static int8 export of checkpoint `path` (None: the shipped model)
-    keeps fp32 by default: its INT8_NAME's "keep_float" list ("keep_float_symmetric" for
-    symmetric activations, ranked with them, when the file has it), or none when it has no
-    such file or the file was ranked on other weights. A malformed file raises CheckpointError."""
-    if path is None and not has_default_model():
-        return [], "no int8.json (untrained model)"
+def int8_key(symmetric: bool) -> str:
+    """The INT8_NAME list of an activation scheme."""
+    return "keep_float_symmetric" if symmetric else "keep_float"
+
+
+def _int8_file(path: str | Path | None) -> Path:
     directory = Path(path) if path is not None else ASSETS
-    if directory.is_file():
-        directory = directory.parent
-    file = directory / INT8_NAME
-    if not file.is_file():
-        return [], f"no {INT8_NAME} in {directory}"
+    return (directory.parent if directory.is_file() else directory) / INT8_NAME
+
+
+def _read_int8(file: Path) -> dict:
     from echo_edge.config import read_json_file
 
     try:
@@ -135,11 +133,48 @@ def int8_keep_float(
     except ValueError as e:
         raise CheckpointError(str(e)) from None
     if not isinstance(data, dict):
-        raise CheckpointError(f"{file}: needs a keep_float list of module paths")
-    key = "keep_float_symmetric" if symmetric and "keep_float_symmetric" in data else "keep_float"
-    keep = data.get(key)
-    if not (isinstance(keep, list) and all(isinstance(m, str) and m for m in keep)):
-        raise CheckpointError(f"{file}: needs a {key} list of module paths")
+        raise CheckpointError(f"{file}: must be a JSON object of keep_float lists")
+    for key in (int8_key(False), int8_key(True)):
+        keep = data.get(key, [])
+        if not (isinstance(keep, list) and all(isinstance(m, str) and m for m in keep)):
+            raise CheckpointError(f"{file}: {key} must be a list of module paths")
+    return data
+
+
+def int8_keep_float(
+    path: str | Path | None = None, symmetric: bool = False
+) -> tuple[list[str], str]:
+    """(module paths, why) a static int8 export of checkpoint `path` (None: the shipped model)
+    keeps fp32 by default: its INT8_NAME's list for the activation scheme (int8_key), or none
+    when there is no such file or list, or the file was ranked on other weights. A list ranked
+    under one scheme is never used for the other (asymmetric's fails symmetric's K/V bound:
+    bench/results/verify, "The graphs TensorRT builds from"). A malformed file raises
+    CheckpointError."""
+    if path is None and not has_default_model():
+        return [], "no int8.json (untrained model)"
+    file, key = _int8_file(path), int8_key(symmetric)
+    if not file.is_file():
+        return [], f"no {file}"
+    data = _read_int8(file)
     if data.get("checkpoint_sha256") != checkpoint_sha256(path):
         return [], f"{file} was ranked on other weights: ignored"
-    return list(keep), f"{key} of {file}"
+    if key not in data:
+        return [], f"{file} has no {key} (bench/int8_sensitivity.py --write-int8 ranks it)"
+    return list(data[key]), f"{key} of {file}"
+
+
+def write_int8_keep_float(
+    path: str | Path | None, symmetric: bool, modules: list[str], command: str
+) -> Path:
+    """Set one scheme's list in checkpoint `path`'s INT8_NAME (the other scheme's stays when
+    the file was ranked on these weights) -> the file."""
+    file, key = _int8_file(path), int8_key(symmetric)
+    sha = checkpoint_sha256(path)
+    data = _read_int8(file) if file.is_file() else {}
+    if data.get("checkpoint_sha256") != sha:
+        data = {"checkpoint_sha256": sha}
+    ranked_by = data.get("ranked_by")
+    data[key] = list(modules)
+    data["ranked_by"] = {**(ranked_by if isinstance(ranked_by, dict) else {}), key: command}
+    file.write_text(json.dumps(data, indent=1) + "\n")
+    return file

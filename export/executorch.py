@@ -326,8 +326,9 @@ def lower(
     # Graph inputs are not memory-planned: the runtime then points each input at the caller's
     # buffer instead of copying it into the arena on every call, which the decoder's cross K/V
     # (7 MB per step at 30 s) and full self-attention caches made the cost of a token.
-    # [stage 8, 2 threads, interleaved blocks of 60 steps (bench/decoder_steps.py), best of 30:
-    # ET fp32 ms/step 0.717 -> 0.637 at 3 s and 1.840 -> 1.494 at 30 s; ONNX fp32 0.749 / 1.715]
+    # [stage 8, bench/results/stage8-et-inputs/decoder_steps.md (XNNPACK on 2 threads): ET
+    # fp32 ms/step, best of 30 rounds side by side, 0.729 -> 0.668 at 3 s and 1.858 -> 1.484
+    # at 30 s; ONNX fp32 0.773 and 1.783 in the same run]
     config = ExecutorchBackendConfig(
         memory_planning_pass=MemoryPlanningPass(alloc_graph_input=False)
     )

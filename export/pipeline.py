@@ -227,7 +227,9 @@ def export_bundle(
     quant = resolve_quant(backend, precision, quant, calibration)
     given = keep_float is not None
     keep_float = list(dict.fromkeys(keep_float or ()))  # once each, in the order given
-    check_options(backend, precision, quant, calibrator, keep_float, onnx_from, activations)
+    check_options(
+        backend, precision, quant, calibrator, keep_float if given else None, onnx_from, activations
+    )
     if backend == "tensorrt":
         from echo_edge.export.tensorrt import require_tensorrt
 
@@ -235,7 +237,13 @@ def export_bundle(
     out = Path(out)
     check_out(out, force)
 
-    from echo_edge.checkpoint import INT8_NAME, checkpoint_sha256, int8_keep_float, load_checkpoint
+    from echo_edge.checkpoint import (
+        INT8_NAME,
+        checkpoint_sha256,
+        int8_keep_float,
+        int8_key,
+        load_checkpoint,
+    )
     from echo_edge.export.graphs import limits
 
     log(f"[1/4] loading {checkpoint or 'the shipped model'}")
@@ -248,10 +256,13 @@ def export_bundle(
         log("  no trained model is shipped: exporting a randomly initialised tiny model")
     tokenizer = load_tokenizer(checkpoint, model.config.vocab_size)
     log(f"  {model.num_parameters() / 1e6:.2f} M parameters, {model.config.features}")
+    kept_by = {"keep_float": keep_float, "keep_float_from": "--keep-float"} if given else {}
     if not given and quant == "static":
         symmetric = backend == "tensorrt" or activations == "symmetric"
         keep_float, why = int8_keep_float(checkpoint, symmetric)
         log(f"  static int8 keeps {len(keep_float)} layers fp32 ({why}; --keep-float overrides)")
+        source = f"{INT8_NAME} {int8_key(symmetric)}" if keep_float else f"none: {why}"
+        kept_by = {"keep_float": keep_float, "keep_float_from": source}
     check_module_names(model, keep_float)
     fp32_graphs = None
     if onnx_from is not None:
@@ -311,7 +322,7 @@ def export_bundle(
                 quantization={
                     **result.quantization,
                     **calibrated,
-                    **({"keep_float_from": INT8_NAME} if keep_float and not given else {}),
+                    **(kept_by if precision == "int8" else {}),
                 },
                 source={"checkpoint": str(checkpoint or "shipped"), "trained": trained},
                 verify=None if verify else {"skipped": "exported with --no-verify"},
@@ -395,11 +406,12 @@ def check_options(
     precision: str,
     quant: str | None,
     calibrator: str,
-    keep_float: Sequence[str],
+    keep_float: Sequence[str] | None,
     onnx_from: str | Path | None,
     activations: str = "asymmetric",
 ) -> None:
-    """A UsageError for an option the export would not use, before any work."""
+    """A UsageError for an option the export would not use, before any work (`keep_float`
+    None: --keep-float not given)."""
     from echo_edge.cli import UsageError
 
     label = label_of(backend, precision, quant)
@@ -414,7 +426,7 @@ def check_options(
             f"--activations applies to onnx int8 static exports, not {label}"
             + (" (always symmetric)" if backend == "tensorrt" else "")
         )
-    if keep_float and precision != "int8":
+    if keep_float is not None and precision != "int8":
         raise UsageError(f"--keep-float applies to int8 exports, not {precision}")
     if onnx_from is not None and backend == "executorch":
         raise UsageError("--from-onnx applies to onnx and tensorrt exports, not executorch")
@@ -471,6 +483,12 @@ def check_module_names(model: Echo, modules: Sequence[str]) -> None:
 
     known = {name for name, _ in model.named_modules()}
     unknown = [m for m in modules if m not in known]
+    paths = [m for m in unknown if Path(m).exists()]
+    if paths:  # `--keep-float ... CHECKPOINT`: the list took the positional argument
+        raise UsageError(
+            f"--keep-float took {paths[0]} as a module path: put the checkpoint before "
+            "--keep-float (or end the list with --)"
+        )
     if unknown:
         raise UsageError(
             f"--keep-float: the model has no module {', '.join(unknown)} "
@@ -496,7 +514,7 @@ def add_export_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="DATA",
         help="JSONL manifest ({audio, text}) of calibration speech for int8 static; "
-        "default: the first 8 of a cached calibration set like verify's (espeak-ng and flite "
+        "default: a cached calibration set of 8 utterances like verify's (espeak-ng and flite "
         "test voices, clean and noisy, none of verify's sentences)",
     )
     parser.add_argument(

@@ -1,7 +1,8 @@
 """Quantisation as its own step: calibration audio, graph inputs from it, ONNX int8 helpers.
 
 Calibration data is real speech: the rows of a JSONL manifest ({audio, text}) given with
---calibration, or, without one, English sentences spoken by espeak-ng. The reference model
+--calibration, or, without one, the calibration set (calibration_set: speech like verify's,
+none of its sentences). The reference model
 turns that audio into the inputs each graph sees at run time (frontend samples, encoder
 features, teacher-forced decoder steps with their cache), which feed ONNX Runtime's
 static quantiser here and ExecuTorch's PT2E observers in export/executorch.py.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import shutil
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
@@ -64,24 +66,34 @@ def _read_audio(path: str | Path) -> np.ndarray:
     return np.asarray(audio[: int(MAX_CALIBRATION_SECONDS * C.SAMPLE_RATE)], dtype=np.float32)
 
 
+def calibration_set(
+    count: int, seed: int | None = None, log: Callable[[str], None] | None = None
+) -> list[Utterance]:
+    """The first `count` utterances of evalset.calibration_recipe(seed): verify's test voices
+    and conditions (clean and noisy; espeak-ng and, where installed, flite) reading none of
+    verify's sentences, synthesised into the cache on first use."""
+    from echo_edge.evalset import CALIBRATION_SEED, calibration_recipe, verify_set
+
+    if shutil.which("espeak-ng") is None:
+        raise ValueError(
+            "no calibration data: install espeak-ng (apt-get install espeak-ng) to make the "
+            "calibration set, or pass --calibration MANIFEST.jsonl"
+        )
+    rec = calibration_recipe(CALIBRATION_SEED if seed is None else seed)
+    if not rec["flite_every"] and log is not None:
+        log("  flite is not installed: the calibration set is espeak-ng's voices only")
+    return [Utterance(u.audio, u.text) for u in verify_set(count, rec=rec, log=log)]
+
+
 def load_calibration(
     source: str | Path | None,
     count: int = CALIBRATION_UTTERANCES,
     log: Callable[[str], None] | None = None,
 ) -> list[Utterance]:
     """Calibration speech: the first `count` rows of a JSONL manifest, or (None) of the
-    calibration set (evalset.calibration_recipe: clean and noisy espeak-ng and flite test
-    voices reading none of verify's sentences; synthesised into the cache on first use)."""
+    calibration set (calibration_set)."""
     if source is None:
-        from echo_edge.evalset import calibration_recipe, verify_set
-
-        try:
-            return [
-                Utterance(u.audio, u.text)
-                for u in verify_set(count, rec=calibration_recipe(), log=log)
-            ]
-        except RuntimeError as e:  # no espeak-ng
-            raise ValueError(f"no calibration data: pass --calibration MANIFEST.jsonl ({e})") from e
+        return calibration_set(count, log=log)
     from echo_edge.data import read_manifest
 
     path = Path(source)

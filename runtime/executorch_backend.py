@@ -63,6 +63,19 @@ def _forget(*packages: str) -> None:
             del sys.modules[name]
 
 
+def set_xnnpack_threads(threads: int) -> None:
+    """Size ExecuTorch's threadpool, which runs every XNNPACK-delegated op of every method
+    (one pool per process; torch.set_num_threads does not reach it). It starts with one thread
+    per core, so without this `--threads 1` would still decode on all of them. The bindings'
+    call is marked experimental: where it is missing the pool keeps its size."""
+    from executorch.extension.pybindings import portable_lib
+
+    get = getattr(portable_lib, "_threadpool_get_thread_count", None)
+    reset = getattr(portable_lib, "_unsafe_reset_threadpool", None)
+    if get is not None and reset is not None and get() != threads:
+        reset(threads)
+
+
 class ExecuTorchBackend(Backend):
     """Runs the three methods of a bundle's .pte program on the CPU (XNNPACK delegate)."""
 
@@ -79,6 +92,7 @@ class ExecuTorchBackend(Backend):
         self._torch = torch
         if threads > 0:
             torch.set_num_threads(threads)
+            set_xnnpack_threads(threads)
         runtime = Runtime.get()
         self.programs: dict[str, Any] = {}
         self.methods: dict[str, Any] = {}

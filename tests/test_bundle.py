@@ -244,11 +244,12 @@ def test_the_calibrator_choice_is_refused_before_any_work(
     "backend, precision, keep, onnx_from, message",
     [
         ("onnx", "fp16", ["encoder.blocks.0.mlp.fc2"], None, "--keep-float applies to int8"),
-        ("executorch", "fp32", [], "bundles/onnx-fp32", "--from-onnx applies to onnx and"),
+        ("onnx", "fp32", [], None, "--keep-float applies to int8"),  # given, with no path
+        ("executorch", "fp32", None, "bundles/onnx-fp32", "--from-onnx applies to onnx and"),
     ],
 )
 def test_options_the_export_would_not_use_are_refused(
-    backend: str, precision: str, keep: list[str], onnx_from: str | None, message: str
+    backend: str, precision: str, keep: list[str] | None, onnx_from: str | None, message: str
 ) -> None:
     from echo_edge.cli import UsageError
     from echo_edge.export.pipeline import check_options
@@ -256,6 +257,15 @@ def test_options_the_export_would_not_use_are_refused(
     with pytest.raises(UsageError, match="^" + message):
         check_options(backend, precision, None, "minmax", keep, onnx_from)
     check_options("onnx", "int8", "static", "percentile", keep, None)  # all used: no error
+
+
+def test_an_unknown_activation_scheme_is_refused() -> None:
+    from echo_edge.cli import UsageError
+    from echo_edge.export.pipeline import check_options
+
+    with pytest.raises(UsageError, match="^unknown activations 'signed': asymmetric or symmetric"):
+        check_options("onnx", "int8", "static", "minmax", None, None, "signed")
+    check_options("onnx", "int8", "static", "minmax", None, None, "symmetric")  # used: no error
 
 
 @pytest.mark.parametrize(
@@ -274,7 +284,4 @@ def test_symmetric_activations_are_onnx_static_only(
     from echo_edge.export.pipeline import check_options
 
     with pytest.raises(UsageError, match="^" + message):
-        check_options(backend, precision, quant, "minmax", [], None, "symmetric")
-    with pytest.raises(UsageError, match="^unknown activations 'signed': asymmetric or symmetric"):
-        check_options("onnx", "int8", "static", "minmax", [], None, "signed")
-    check_options("onnx", "int8", "static", "minmax", [], None, "symmetric")  # used: no error
+        check_options(backend, precision, quant, "minmax", None, None, "symmetric")

@@ -537,3 +537,23 @@ def test_keep_float_is_the_checkpoints_default_unless_given() -> None:
     assert parser.parse_args([]).keep_float is None
     assert parser.parse_args(["--keep-float"]).keep_float == []
     assert parser.parse_args(["--keep-float", "a.b", "c"]).keep_float == ["a.b", "c"]
+
+
+def test_keep_float_that_took_the_checkpoint_says_so(tmp_path: Path) -> None:
+    """`--keep-float MODULE CHECKPOINT` puts the checkpoint in the list: one line that says
+    where it belongs, before any export work."""
+    Echo(tiny_config()).save_pretrained(tmp_path / "ckpt")
+    r = echo_edge(
+        "export",
+        "--precision",
+        "int8",
+        "--keep-float",
+        "encoder.blocks.0.mlp.fc2",
+        str(tmp_path / "ckpt"),
+        "--out",
+        str(tmp_path / "b"),
+    )
+    assert r.returncode == 2, r.stderr
+    assert f"--keep-float took {tmp_path / 'ckpt'} as a module path" in r.stderr
+    assert "put the checkpoint before --keep-float" in r.stderr
+    assert "Traceback" not in r.stderr and not (tmp_path / "b").exists()

@@ -408,3 +408,21 @@ def test_inputs_are_the_callers_buffers_and_outputs_outlive_the_next_call(
     assert all(np.array_equal(a, b) for a, b in zip(first, kept))
     assert not np.array_equal(first[0], second[0])  # another token: other logits
     assert all(np.array_equal(feeds[n], given[n]) for n in feeds)
+
+
+def test_threads_size_the_xnnpack_threadpool(bundles: dict[str, Path]) -> None:
+    """ExecuTorchBackend(threads=N) runs XNNPACK on N threads (the pool starts at one per
+    core), and the program still runs after the pool is resized."""
+    from executorch.extension.pybindings import portable_lib
+
+    from echo_edge.runtime.executorch_backend import ExecuTorchBackend
+
+    before = portable_lib._threadpool_get_thread_count()
+    try:
+        backend = ExecuTorchBackend(read_bundle(bundles["fp32"]), threads=1)
+        assert portable_lib._threadpool_get_thread_count() == 1
+        assert np.isfinite(backend.run("frontend", {"samples": audio(0.5).numpy()})[0]).all()
+        ExecuTorchBackend(read_bundle(bundles["fp32"]), threads=2)
+        assert portable_lib._threadpool_get_thread_count() == 2
+    finally:
+        portable_lib._unsafe_reset_threadpool(before)

@@ -27,7 +27,13 @@ import pytest
 import torch
 
 from echo_edge import constants as C
-from echo_edge.checkpoint import INT8_NAME, CheckpointError, checkpoint_sha256, int8_keep_float
+from echo_edge.checkpoint import (
+    INT8_NAME,
+    CheckpointError,
+    checkpoint_sha256,
+    int8_keep_float,
+    write_int8_keep_float,
+)
 from echo_edge.decoding import DecodingOptions, seconds_of, token_budget
 from echo_edge.export.graphs import WAVEFORM_STEM
 from echo_edge.export.pipeline import export_bundle
@@ -483,13 +489,26 @@ def test_static_int8_keeps_the_checkpoints_int8_json_layers_by_default(
     static = dict(quant="static", calibration=str(calibration), **common)
     default = read_bundle(export_bundle(ckpt, "onnx", "int8", tmp_path / "default", **static))
     assert default.quantization["keep_float"] == kept
-    assert default.quantization["keep_float_from"] == INT8_NAME
+    assert default.quantization["keep_float_from"] == f"{INT8_NAME} keep_float"
     assert default.quantization["calibration_data"] == str(calibration)
     assert "encoder.blocks.1.mlp.fc2" in default.quantization["kept_fp32"]
     none = read_bundle(
         export_bundle(ckpt, "onnx", "int8", tmp_path / "none", keep_float=[], **static)
     )
-    assert "keep_float" not in none.quantization and "keep_float_from" not in none.quantization
+    assert none.quantization["keep_float"] == [] and none.quantization["keep_float_from"] == (
+        "--keep-float"
+    )
+    # Symmetric activations read their own list, never the asymmetric one.
+    symmetric = dict(static, activations="symmetric")
+    sym = read_bundle(export_bundle(ckpt, "onnx", "int8", tmp_path / "sym", **symmetric))
+    assert sym.quantization["keep_float"] == []
+    assert sym.quantization["keep_float_from"].startswith("none: ")
+    assert "has no keep_float_symmetric" in sym.quantization["keep_float_from"]
+    both = {"keep_float": kept, "keep_float_symmetric": kept[:1], "checkpoint_sha256": sha}
+    (ckpt / INT8_NAME).write_text(json.dumps(both))
+    sym = read_bundle(export_bundle(ckpt, "onnx", "int8", tmp_path / "sym2", **symmetric))
+    assert sym.quantization["keep_float"] == kept[:1]
+    assert sym.quantization["keep_float_from"] == f"{INT8_NAME} keep_float_symmetric"
     dynamic = read_bundle(
         export_bundle(ckpt, "onnx", "int8", tmp_path / "dyn", quant="dynamic", **common)
     )
@@ -501,7 +520,7 @@ def test_int8_json_of_other_weights_is_ignored_and_a_bad_one_refused(
 ) -> None:
     ckpt = tmp_path / "ckpt"
     shutil.copytree(checkpoint, ckpt)
-    assert int8_keep_float(ckpt) == ([], f"no {INT8_NAME} in {ckpt}")
+    assert int8_keep_float(ckpt) == ([], f"no {ckpt / INT8_NAME}")
     (ckpt / INT8_NAME).write_text(
         json.dumps({"keep_float": ["encoder.blocks.0.mlp.fc2"], "checkpoint_sha256": "0" * 64})
     )
@@ -512,12 +531,18 @@ def test_int8_json_of_other_weights_is_ignored_and_a_bad_one_refused(
         json.dumps({"keep_float": ["encoder.blocks.0.mlp.fc2"], "checkpoint_sha256": sha})
     )
     assert int8_keep_float(ckpt)[0] == ["encoder.blocks.0.mlp.fc2"]
-    assert int8_keep_float(ckpt, symmetric=True)[0] == ["encoder.blocks.0.mlp.fc2"]  # no own list
+    assert int8_keep_float(ckpt / "model.safetensors")[0] == ["encoder.blocks.0.mlp.fc2"]
+    assert int8_keep_float(ckpt, symmetric=True)[0] == []  # never the other scheme's list
     both = {"keep_float": ["a.b"], "keep_float_symmetric": ["c.d", "e"], "checkpoint_sha256": sha}
     (ckpt / INT8_NAME).write_text(json.dumps(both))
     assert int8_keep_float(ckpt) == (["a.b"], f"keep_float of {ckpt / INT8_NAME}")
     assert int8_keep_float(ckpt, symmetric=True)[0] == ["c.d", "e"]
-    for bad in ('{"keep_float": "encoder"}', "[1, 2]", "{not json", '{"keep_float": [""]}'):
+    for bad in (
+        '{"keep_float": "encoder"}',
+        "[1, 2]",
+        "{not json",
+        '{"keep_float_symmetric": [""]}',
+    ):
         (ckpt / INT8_NAME).write_text(bad)
         with pytest.raises(CheckpointError, match=INT8_NAME):
             int8_keep_float(ckpt)
@@ -556,3 +581,21 @@ def test_symmetric_activations_have_zero_points_of_zero(
         symmetric = zero_points(bundle / f"{graph}.onnx")
         assert len(symmetric) > 10 and set(symmetric) == {0}
         assert set(zero_points(traced["int8-static"] / f"{graph}.onnx")) != {0}
+
+
+def test_write_int8_keeps_the_other_schemes_list_of_the_same_weights(
+    checkpoint: Path, tmp_path: Path
+) -> None:
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(checkpoint, ckpt)
+    write_int8_keep_float(ckpt, True, ["a.b"], "cmd sym")
+    write_int8_keep_float(ckpt, False, ["c.d"], "cmd asym")
+    assert int8_keep_float(ckpt, symmetric=True)[0] == ["a.b"]
+    assert int8_keep_float(ckpt)[0] == ["c.d"]
+    data = json.loads((ckpt / INT8_NAME).read_text())
+    assert data["ranked_by"] == {"keep_float_symmetric": "cmd sym", "keep_float": "cmd asym"}
+    data["checkpoint_sha256"] = "0" * 64  # ranked on other weights: a new file
+    (ckpt / INT8_NAME).write_text(json.dumps(data))
+    write_int8_keep_float(ckpt, False, ["e"], "cmd")
+    assert json.loads((ckpt / INT8_NAME).read_text())["ranked_by"] == {"keep_float": "cmd"}
+    assert int8_keep_float(ckpt, symmetric=True)[0] == []
