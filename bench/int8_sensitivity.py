@@ -36,7 +36,8 @@ from echo_edge.checkpoint import (
     write_int8_keep_float,
 )
 from echo_edge.evalset import SCORING_SEED, calibration_recipe, recipe_key
-from echo_edge.export.pipeline import ACTIVATIONS, load_tokenizer
+from echo_edge.export.options import ACTIVATIONS
+from echo_edge.export.pipeline import load_tokenizer
 from echo_edge.export.quantize import (
     calibration_inputs,
     calibration_set,

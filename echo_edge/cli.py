@@ -290,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     from echo_edge.bench.args import add_bench_args
     from echo_edge.corpus.synth import add_synth_args
     from echo_edge.evaluate import add_eval_args
-    from echo_edge.export.pipeline import add_export_args
+    from echo_edge.export.options import add_export_args
     from echo_edge.runtime.transcribe import add_transcribe_args
     from echo_edge.train_args import add_train_args
     from echo_edge.verify_args import add_verify_args

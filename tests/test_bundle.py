@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from echo_edge import constants as C
-from echo_edge.export.pipeline import check_out, human_size, resolve_quant
+from echo_edge.export.options import resolve_quant
+from echo_edge.export.pipeline import check_out, human_size
 from echo_edge.runtime.bundle import (
     FORMAT_VERSION,
     GRAPH_INPUTS,
@@ -131,7 +132,7 @@ def test_graph_io_names_are_distinct() -> None:
 def test_bundle_module_is_torch_free() -> None:
     code = (
         "import sys; sys.modules['torch'] = None\n"
-        "import echo_edge.runtime.bundle, echo_edge.export.pipeline\n"
+        "import echo_edge.runtime.bundle, echo_edge.export.pipeline, echo_edge.export.options\n"
         "assert 'torch' not in {m.split('.')[0] for m in sys.modules if sys.modules[m]}\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
@@ -226,7 +227,8 @@ def test_the_calibrator_choice_is_refused_before_any_work(
 ) -> None:
     import echo_edge.checkpoint
     from echo_edge.cli import UsageError
-    from echo_edge.export.pipeline import CALIBRATOR_NAMES, export_bundle
+    from echo_edge.export.options import CALIBRATOR_NAMES
+    from echo_edge.export.pipeline import export_bundle
     from echo_edge.export.quantize import CALIBRATORS
 
     assert set(CALIBRATOR_NAMES) == set(CALIBRATORS)
@@ -252,7 +254,7 @@ def test_options_the_export_would_not_use_are_refused(
     backend: str, precision: str, keep: list[str] | None, onnx_from: str | None, message: str
 ) -> None:
     from echo_edge.cli import UsageError
-    from echo_edge.export.pipeline import check_options
+    from echo_edge.export.options import check_options
 
     with pytest.raises(UsageError, match="^" + message):
         check_options(backend, precision, None, "minmax", keep, onnx_from)
@@ -261,7 +263,7 @@ def test_options_the_export_would_not_use_are_refused(
 
 def test_an_unknown_activation_scheme_is_refused() -> None:
     from echo_edge.cli import UsageError
-    from echo_edge.export.pipeline import check_options
+    from echo_edge.export.options import check_options
 
     with pytest.raises(UsageError, match="^unknown activations 'signed': asymmetric or symmetric"):
         check_options("onnx", "int8", "static", "minmax", None, None, "signed")
@@ -281,7 +283,7 @@ def test_symmetric_activations_are_onnx_static_only(
     backend: str, precision: str, quant: str | None, message: str
 ) -> None:
     from echo_edge.cli import UsageError
-    from echo_edge.export.pipeline import check_options
+    from echo_edge.export.options import check_options
 
     with pytest.raises(UsageError, match="^" + message):
         check_options(backend, precision, quant, "minmax", None, None, "symmetric")

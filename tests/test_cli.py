@@ -465,6 +465,7 @@ def test_the_parser_modules_import_without_torch_or_jiwer(tmp_path: Path) -> Non
         "echo_edge.corpus.synth",
         "echo_edge.bench.args",
         "echo_edge.export.pipeline",
+        "echo_edge.export.options",
         "echo_edge.verify_args",
         "echo_edge.runtime.transcribe",
     ]
@@ -530,7 +531,7 @@ def test_transcribe_without_bundle_runs_the_shipped_one(
 def test_keep_float_is_the_checkpoints_default_unless_given() -> None:
     """No --keep-float: None (static int8 reads the checkpoint's int8.json); --keep-float
     alone: an empty list (keep none); with paths: those."""
-    from echo_edge.export.pipeline import add_export_args
+    from echo_edge.export.options import add_export_args
 
     parser = argparse.ArgumentParser()
     add_export_args(parser)
