@@ -24,6 +24,19 @@ class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded, with one line that names the file at fault."""
 
 
+def _json_object(path: Path) -> dict:
+    """A JSON object file's contents; CheckpointError naming the file otherwise."""
+    from echo_edge.config import read_json_file
+
+    try:
+        data = read_json_file(path)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: must be a JSON object, got {type(data).__name__}")
+    return data
+
+
 def read_checkpoint_files(directory: Path, device: str = "cpu") -> tuple[Any, dict]:
     """(config.json's parsed JSON, the safetensors state dict) of a checkpoint directory.
 
@@ -36,14 +49,7 @@ def read_checkpoint_files(directory: Path, device: str = "cpu") -> tuple[Any, di
     for p in (config_path, weights_path):
         if not p.is_file():
             raise CheckpointError(f"checkpoint {directory} has no {p.name}")
-    from echo_edge.config import read_json_file
-
-    try:
-        data = read_json_file(config_path)
-    except ValueError as e:
-        raise CheckpointError(str(e)) from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{config_path}: must be a JSON object, got {type(data).__name__}")
+    data = _json_object(config_path)
     try:
         state = load_file(str(weights_path), device=device)
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
@@ -126,14 +132,7 @@ def _int8_file(path: str | Path | None) -> Path:
 
 
 def _read_int8(file: Path) -> dict:
-    from echo_edge.config import read_json_file
-
-    try:
-        data = read_json_file(file)
-    except ValueError as e:
-        raise CheckpointError(str(e)) from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{file}: must be a JSON object of keep_float lists")
+    data = _json_object(file)
     for key in (int8_key(False), int8_key(True)):
         keep = data.get(key, [])
         if not (isinstance(keep, list) and all(isinstance(m, str) and m for m in keep)):
