@@ -192,7 +192,7 @@ RECIPE: dict[str, object] = {
 # other seeds, apart from its sentences (calibration_recipe)
 CALIBRATION_SEED = 16_000_004
 SCORING_SEED = 16_000_005  # the sensitivity report's scoring speech
-CALIBRATION_COUNT = 8  # export calibrates on 8 (export.quantize.CALIBRATION_UTTERANCES)
+CALIBRATION_COUNT = 8  # utterances export calibrates on (export.quantize.CALIBRATION_UTTERANCES)
 SET_MANIFEST = "manifest.jsonl"  # in the set's cache directory, next to audio/ and recipe.json
 SET_WORKERS = 2  # synthesiser processes run at once when the set is first made
 

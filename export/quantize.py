@@ -32,12 +32,13 @@ from onnxruntime.quantization import (
 from tqdm import tqdm
 
 from echo_edge import constants as C
+from echo_edge.evalset import CALIBRATION_COUNT
 from echo_edge.export.graphs import FP32_MODULES, within
 from echo_edge.model import Echo
 from echo_edge.runtime.bundle import GRAPH_INPUTS
 from echo_edge.tokenizer import EchoTokenizer
 
-CALIBRATION_UTTERANCES = 8  # utterances read from a manifest (or the calibration set)
+CALIBRATION_UTTERANCES = CALIBRATION_COUNT  # rows read from a manifest (or the calibration set)
 MAX_DECODER_STEPS = 64  # teacher-forced steps recorded per utterance
 MAX_CALIBRATION_SECONDS = 30.0  # longer calibration audio is cut
 # How int8 static sets each activation's range from the calibration tensors: MinMax spans
@@ -74,15 +75,19 @@ def calibration_set(
     verify's sentences, synthesised into the cache on first use."""
     from echo_edge.evalset import CALIBRATION_SEED, calibration_recipe, verify_set
 
-    if shutil.which("espeak-ng") is None:
-        raise ValueError(
-            "no calibration data: install espeak-ng (apt-get install espeak-ng) to make the "
-            "calibration set, or pass --calibration MANIFEST.jsonl"
-        )
     rec = calibration_recipe(CALIBRATION_SEED if seed is None else seed)
     if not rec["flite_every"] and log is not None:
         log("  flite is not installed: the calibration set is espeak-ng's voices only")
-    return [Utterance(u.audio, u.text) for u in verify_set(count, rec=rec, log=log)]
+    try:
+        made = verify_set(count, rec=rec, log=log)
+    except RuntimeError:
+        if shutil.which("espeak-ng") is not None:
+            raise
+        raise ValueError(  # not made yet, and no espeak-ng to make it
+            "no calibration data: install espeak-ng (apt-get install espeak-ng) to make the "
+            "calibration set, or pass --calibration MANIFEST.jsonl"
+        ) from None
+    return [Utterance(u.audio, u.text) for u in made]
 
 
 def load_calibration(

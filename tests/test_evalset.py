@@ -154,3 +154,19 @@ def test_same_recipe_same_audio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         manifest = (verify_set_dir(SMALL) / SET_MANIFEST).read_text()
     assert digests[0] == digests[1] and len(set(digests[0])) == 6
     assert manifest == (tmp_path / "a" / "evalset" / recipe_key(SMALL) / SET_MANIFEST).read_text()
+
+
+def test_no_calibration_set_without_espeak_says_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """export's default calibration on a machine without espeak-ng (and no cached set): one
+    line naming both ways out, not verify's --data hint."""
+    import echo_edge.export.quantize as Q
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(evalset.shutil, "which", lambda name: None)
+    monkeypatch.setattr(Q.shutil, "which", lambda name: None)
+    with pytest.raises(
+        ValueError, match=r"^no calibration data: install espeak-ng .*--calibration"
+    ):
+        Q.load_calibration(None)
