@@ -9,6 +9,7 @@ echo_edge.runtime.ctc.joint_step, so the reference and the runtime run one searc
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -17,8 +18,12 @@ from echo_edge import constants as C
 from echo_edge.decoder import Decoder
 from echo_edge.loopguard import append_or_stop
 from echo_edge.runtime import decoding as runtime_decoding
+from echo_edge.runtime.backend import CrossAttention
 from echo_edge.runtime.ctc import CtcPrefixScorer, PrefixState, joint_step
 from echo_edge.runtime.decoding import log_softmax
+from echo_edge.runtime.lm import LMUnavailable, WordLM, default_lm
+from echo_edge.runtime.lm_search import LMSearchOptions, spells_words
+from echo_edge.runtime.lm_search import lm_beam_decode as runtime_lm_beam_decode
 
 
 @dataclass(frozen=True)
@@ -36,12 +41,20 @@ class DecodingOptions:
     ctc_weight: float = runtime_decoding.CTC_WEIGHT
     # Joint search: the attention candidates re-scored by CTC at each step (eos always added).
     ctc_top_k: int = runtime_decoding.CTC_TOP_K
+    # The word LM's weight in a beam search over the joint scores (the runtime's default and
+    # search, runtime/lm_search.py); 0 = joint greedy. Needs the CTC head and pocketsphinx.
+    lm_weight: float = runtime_decoding.LM_WEIGHT
+    beam: int = runtime_decoding.LM_BEAM
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.ctc_weight < 1.0:  # also refuses NaN
             raise ValueError(f"ctc_weight must be in [0, 1), got {self.ctc_weight}")
         if not self.ctc_top_k >= 1:
             raise ValueError(f"ctc_top_k must be >= 1, got {self.ctc_top_k}")
+        if not 0.0 <= self.lm_weight <= 10.0:  # also refuses NaN
+            raise ValueError(f"lm_weight must be in [0, 10], got {self.lm_weight}")
+        if not self.beam >= 1:
+            raise ValueError(f"beam must be >= 1, got {self.beam}")
 
     @classmethod
     def like(cls, options: runtime_decoding.DecodingOptions) -> DecodingOptions:
@@ -148,6 +161,77 @@ def joint_greedy_decode(
         tokens = torch.tensor(nxt, dtype=torch.long, device=device)[:, None]  # (B, 1)
     length = 2 + max(len(t) for t in texts)
     out = torch.full((batch, length), C.PAD_ID, dtype=torch.long, device=device)
+    for b, text in enumerate(texts):
+        out[b, : len(text) + 2] = torch.tensor([C.BOS_ID, *text, C.EOS_ID])
+    return out
+
+
+_warned: set[str] = set()  # warnings said once per process
+
+
+def reference_lm(tokenizer: object) -> WordLM | None:
+    """The word LM for the reference's LM search, or None (with one warning per process)
+    where it cannot run: the pocketsphinx package is missing, or the tokenizer does not spell
+    words letter by letter (the search completes words at a space token)."""
+    vocab = [tokenizer.token(i) for i in range(len(tokenizer))]
+    if not spells_words(vocab):
+        return None
+    try:
+        return default_lm()
+    except LMUnavailable as e:
+        if "lm" not in _warned:
+            _warned.add("lm")
+            warnings.warn(f"{e}; the reference decodes with joint greedy search", stacklevel=3)
+        return None
+
+
+class _ReferenceSteps:
+    """The reference decoder behind the two calls of a runtime Backend that the LM search
+    makes (empty_cache, decode_step), batch 1: the runtime's search runs on it unchanged."""
+
+    def __init__(self, decoder: Decoder, cross_k: torch.Tensor, cross_v: torch.Tensor,
+                 cross_bias: torch.Tensor) -> None:  # fmt: skip
+        self.decoder, self.cross = decoder, (cross_k, cross_v, cross_bias)
+
+    def empty_cache(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.decoder.empty_cache(1, device=self.cross[0].device)
+
+    def decode_step(self, tokens, offset, self_k, self_v, cross):  # noqa: ANN001, ANN201
+        device = self.cross[0].device
+        logits, k, v = self.decoder.decode_step(
+            torch.from_numpy(tokens).to(device), torch.tensor(offset, device=device),
+            self_k, self_v, *self.cross,
+        )  # fmt: skip
+        return logits.float().cpu().numpy(), k, v
+
+
+@torch.no_grad()
+def lm_beam_decode(
+    decoder: Decoder,
+    cross_k: torch.Tensor,
+    cross_v: torch.Tensor,
+    cross_bias: torch.Tensor,
+    ctc: torch.Tensor,
+    frames: torch.Tensor,
+    caps: torch.Tensor,
+    lm: WordLM,
+    vocab: list[str],
+    options: DecodingOptions,
+) -> torch.Tensor:
+    """The runtime's LM beam search (runtime/lm_search.py) item by item -> (B, L) ids: bos,
+    text, eos, then pad. Arguments as joint_greedy_decode's, and the word model."""
+    search = LMSearchOptions.like(options)
+    texts = []
+    for b in range(cross_k.shape[1]):
+        steps = _ReferenceSteps(
+            decoder, cross_k[:, b : b + 1], cross_v[:, b : b + 1], cross_bias[b : b + 1]
+        )
+        logp = ctc[b, : int(frames[b])].double().cpu().numpy()
+        cross = CrossAttention(None, None, None, logp)
+        ids, _ = runtime_lm_beam_decode(steps, cross, int(caps[b]), lm, vocab, search)
+        texts.append(ids)
+    length = 2 + max(len(t) for t in texts)
+    out = torch.full((len(texts), length), C.PAD_ID, dtype=torch.long, device=cross_k.device)
     for b, text in enumerate(texts):
         out[b, : len(text) + 2] = torch.tensor([C.BOS_ID, *text, C.EOS_ID])
     return out

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -54,6 +55,8 @@ def evaluate(
     from echo_edge.data import NoRowsError, read_manifest, skipped_summary
     from echo_edge.decoding import DecodingOptions, strip_special
     from echo_edge.metrics import char_error_rate, word_error_rate
+    from echo_edge.runtime.decoding import search_name
+    from echo_edge.runtime.lm import lm_available
     from echo_edge.tokenizer import default_tokenizer
 
     unknown = [key for key in by if key not in GROUPS]
@@ -63,6 +66,8 @@ def evaluate(
     model.eval()
     decoding = decoding or DecodingOptions()
     joint = decoding.ctc_weight > 0 and model.ctc_head is not None
+    if decoding.lm_weight > 0 and not (joint and lm_available()):
+        decoding = replace(decoding, lm_weight=0.0)  # what generate() then runs
     tok = default_tokenizer()
     skipped: list[str] = []
     listed = read_manifest(manifest, skipped, check_audio=True)
@@ -100,11 +105,13 @@ def evaluate(
         "tf_loss": nll / count,
         "tf_token_accuracy": correct / count,
         "decoding": {
-            "search": f"joint CTC/attention greedy, ctc_weight {decoding.ctc_weight:g}"
-            if joint
-            else "attention greedy",
+            "search": search_name(
+                decoding.ctc_weight if joint else 0.0, decoding.lm_weight, decoding.beam
+            ),
             "ctc_weight": decoding.ctc_weight if joint else 0.0,
             "ctc_top_k": decoding.ctc_top_k,
+            "lm_weight": decoding.lm_weight,
+            "beam": decoding.beam,
         },
     }
     for key in by:
@@ -134,7 +141,7 @@ def positive_int(text: str) -> int:
 
 def add_eval_args(p: argparse.ArgumentParser) -> None:
     from echo_edge.cli import number
-    from echo_edge.runtime.decoding import CTC_WEIGHT
+    from echo_edge.runtime.decoding import CTC_WEIGHT, LM_WEIGHT
 
     p.add_argument("checkpoint", nargs="?", help="checkpoint directory (default: shipped model)")
     p.add_argument("--data", required=True, help="JSONL manifest (ours, or any with audio+text)")
@@ -154,6 +161,13 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
         "`echo-edge transcribe` decodes finals; 0: attention greedy (a checkpoint without a "
         "CTC head always decodes with attention greedy)",
     )
+    p.add_argument(
+        "--lm-weight",
+        type=number(0.0, 10.0),
+        default=LM_WEIGHT,
+        help="weight of the word language model in the beam search over the joint scores, as "
+        "`echo-edge transcribe` decodes finals; 0: joint greedy",
+    )
     p.add_argument("--json", action="store_true", help="the whole report, hypotheses included")
 
 
@@ -162,7 +176,7 @@ def run_eval(args: argparse.Namespace) -> int:
         raise ValueError(f"--limit must be at least 1, got {args.limit}")
     from echo_edge.decoding import DecodingOptions
 
-    decoding = DecodingOptions(ctc_weight=args.ctc_weight)
+    decoding = DecodingOptions(ctc_weight=args.ctc_weight, lm_weight=args.lm_weight)
     report = evaluate(
         args.checkpoint, args.data, args.limit, tuple(args.by), progress=True, decoding=decoding
     )

@@ -270,7 +270,8 @@ def verify_bundle(
     from echo_edge.export.pipeline import load_tokenizer
     from echo_edge.metrics import word_error_rate
     from echo_edge.runtime.bundle import MANIFEST_NAME, BundleError
-    from echo_edge.runtime.decoding import DecodingOptions
+    from echo_edge.runtime.decoding import DecodingOptions, search_name
+    from echo_edge.runtime.lm import lm_available
     from echo_edge.runtime.recognizer import Recognizer
     from echo_edge.verify_checks import check_utterance, tokenizer_agreement
 
@@ -295,6 +296,9 @@ def verify_bundle(
         # so the reference must too (a reference CTC head would otherwise be a difference
         # that is not drift).
         decoding = replace(decoding, ctc_weight=0.0)
+    if decoding.lm_weight > 0 and not (decoding.ctc_weight > 0 and lm_available()):
+        # No joint scores, or no word model here: both sides decode finals without the LM.
+        decoding = replace(decoding, lm_weight=0.0)
     threads = torch.get_num_threads()
     torch.set_num_threads(REFERENCE_THREADS)
     try:
@@ -341,7 +345,7 @@ def verify_bundle(
         },
         # The search both sides ran: the bundle's (runtime) options and the reference's.
         "decoding": {
-            "search": search_name(decoding.ctc_weight),
+            "search": search_name(decoding.ctc_weight, decoding.lm_weight, decoding.beam),
             "bundle": asdict(decoding),
             "reference": asdict(ReferenceOptions.like(decoding)),
         },
@@ -371,13 +375,6 @@ def verify_bundle(
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "versions": versions(manifest.backend),
     }
-
-
-def search_name(ctc_weight: float) -> str:
-    """ "joint CTC/attention greedy, ctc_weight 0.4" or "attention greedy"."""
-    if ctc_weight > 0:
-        return f"joint CTC/attention greedy, ctc_weight {ctc_weight:g}"
-    return "attention greedy"
 
 
 def decoding_label(report: dict) -> str:
@@ -587,7 +584,7 @@ def run_verify(args: argparse.Namespace) -> int:
         if skipped:
             print(f"echo-edge: warning: {args.data}: {summary}", file=sys.stderr)
     made = time.perf_counter()
-    decoding = DecodingOptions(ctc_weight=args.ctc_weight)
+    decoding = DecodingOptions(ctc_weight=args.ctc_weight, lm_weight=args.lm_weight)
     report = verify_bundle(args.bundle, model, reference, utterances, source, True, pin, decoding)
     report = timed(report, loaded - start, made - loaded, start)
     report["eval_set"]["skipped_rows"] = len(skipped)

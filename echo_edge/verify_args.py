@@ -6,7 +6,7 @@ import argparse
 
 from echo_edge.cli import number
 from echo_edge.evalset import DEFAULT_COUNT
-from echo_edge.runtime.decoding import CTC_WEIGHT
+from echo_edge.runtime.decoding import CTC_WEIGHT, LM_WEIGHT
 
 
 def add_verify_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -53,6 +53,13 @@ def add_verify_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="weight of the CTC prefix score in joint CTC/attention greedy decoding, the same "
         "on the reference and the bundle side (as `echo-edge transcribe` decodes finals); "
         "0: attention greedy; a bundle without CTC log-probs is verified with 0",
+    )
+    parser.add_argument(
+        "--lm-weight",
+        type=number(0.0, 10.0),
+        default=LM_WEIGHT,
+        help="weight of the word language model in the finals' beam search, the same on both "
+        "sides (as `echo-edge transcribe` decodes finals); 0: joint greedy",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--out", default=None, metavar="REPORT.json", help="write the report here")

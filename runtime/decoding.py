@@ -31,6 +31,10 @@ from echo_edge.runtime.backend import Backend, CrossAttention
 # (λ 0.4: -7.6 points, 95 % interval [-11.2, -4.4]). bench/results/decoders/README.md
 CTC_WEIGHT = 0.4
 CTC_TOP_K = 5  # attention candidates re-scored by CTC at each step (eos always added)
+# The word language model's weight in the finals' beam search (runtime/lm_search.py), and the
+# beam, picked on the same dev split: bench/results/lm/README.md.
+LM_WEIGHT = 0.3
+LM_BEAM = 4
 
 
 @dataclass(frozen=True)
@@ -55,12 +59,37 @@ class DecodingOptions:
     ctc_weight: float = CTC_WEIGHT
     # Joint decoding: the attention candidates re-scored by CTC at each step (eos always added).
     ctc_top_k: int = CTC_TOP_K
+    # Finals only: the weight of a general English word language model (runtime/lm.py) in a
+    # beam search over the joint scores (runtime/lm_search.py); 0 = joint greedy, no LM. It
+    # needs CTC log-probs (joint scores) and the pocketsphinx package (the model); without
+    # the package finals fall back to joint greedy with one warning.
+    lm_weight: float = LM_WEIGHT
+    # The LM search's beam (hypotheses kept per step; one decoder call each).
+    beam: int = LM_BEAM
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.ctc_weight < 1.0:  # also refuses NaN
             raise ValueError(f"ctc_weight must be in [0, 1), got {self.ctc_weight}")
         if not self.ctc_top_k >= 1:
             raise ValueError(f"ctc_top_k must be >= 1, got {self.ctc_top_k}")
+        if not 0.0 <= self.lm_weight <= 10.0:  # also refuses NaN
+            raise ValueError(f"lm_weight must be in [0, 10], got {self.lm_weight}")
+        if not self.beam >= 1:
+            raise ValueError(f"beam must be >= 1, got {self.beam}")
+
+
+def search_name(ctc_weight: float, lm_weight: float = 0.0, beam: int = LM_BEAM) -> str:
+    """The search finals run with these weights: "attention greedy", "joint CTC/attention
+    greedy, ctc_weight 0.4" or "joint CTC/attention beam 4 + word LM, ctc_weight 0.4,
+    lm_weight 0.3" (the caller zeroes lm_weight where the word model cannot load)."""
+    if ctc_weight <= 0:
+        return "attention greedy"
+    if lm_weight > 0:
+        return (
+            f"joint CTC/attention beam {beam} + word LM, ctc_weight {ctc_weight:g}, "
+            f"lm_weight {lm_weight:g}"
+        )
+    return f"joint CTC/attention greedy, ctc_weight {ctc_weight:g}"
 
 
 def token_cap(seconds: float, options: DecodingOptions, config: dict) -> int:

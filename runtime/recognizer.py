@@ -43,6 +43,8 @@ from echo_edge.runtime.decoding import (
     token_cap,
 )
 from echo_edge.runtime.highpass import remove_dc
+from echo_edge.runtime.lm import LMUnavailable, WordLM, default_lm
+from echo_edge.runtime.lm_search import LMSearchOptions, lm_beam_decode, spells_words
 from echo_edge.runtime.stream import FrameBlock, IncrementalFrontend, Result, Stream, StreamOptions
 from echo_edge.runtime.token_table import TokenTable, TokenTableError
 
@@ -126,6 +128,7 @@ class Recognizer:
             manifest.limits.get("max_audio_seconds", DEFAULT_MAX_SECONDS)
         )
         self._warned_no_ctc = False  # joint decoding asked of a bundle without CTC: said once
+        self._warned_no_lm = False  # the word LM asked for where it cannot load: said once
 
     @classmethod
     def default(cls, **kwargs: Any) -> Recognizer:
@@ -205,12 +208,26 @@ class Recognizer:
     ) -> Decoded:
         """Encode one utterance's frames and decode -> Decoded (tokens, decoder calls, CTC log-probs).
 
-        A final with options.ctc_weight > 0 decodes with joint CTC/attention greedy search
-        (no prefix); partials (`final` False) always use attention greedy. A bundle without
-        CTC log-probs falls back to attention greedy, with one warning per recogniser."""
+        A final with options.ctc_weight > 0 decodes with joint CTC/attention scores (no
+        prefix): beam search with the word LM when options.lm_weight > 0, else greedy;
+        partials (`final` False) always use attention greedy. A bundle without CTC log-probs
+        falls back to attention greedy, and a missing LM to joint greedy, with one warning
+        each per recogniser."""
         options = options or DecodingOptions()
         cross = self.encode(mel, pitch, silence, wave)
         cap = token_cap(seconds, options, self.config)
+        lm = self.word_lm() if final and options.lm_weight > 0 and cross.ctc is not None else None
+        if lm is not None and options.ctc_weight > 0:
+            tokens, calls = lm_beam_decode(
+                self.backend,
+                cross,
+                cap,
+                lm,
+                self.tokenizer.tokens,
+                LMSearchOptions.like(options),
+                logprobs,
+            )
+            return Decoded(tokens, calls, cross.ctc)
         if final and options.ctc_weight > 0 and cross.ctc is not None:
             tokens, calls = joint_greedy_decode(
                 self.backend, cross, cap, options.ctc_weight, options.ctc_top_k, logprobs
@@ -228,6 +245,19 @@ class Recognizer:
             )
         tokens, calls = greedy_decode(self.backend, cross, cap, prefix, logprobs)
         return Decoded(tokens, calls, cross.ctc)
+
+    def word_lm(self) -> WordLM | None:
+        """The word language model (loaded once per process), None where it cannot load or
+        the tokenizer does not spell words letter by letter."""
+        if not spells_words(self.tokenizer.tokens):
+            return None
+        try:
+            return default_lm()
+        except LMUnavailable as e:
+            if not self._warned_no_lm:
+                self._warned_no_lm = True
+                warnings.warn(f"{e}; finals decode with joint greedy search", stacklevel=3)
+            return None
 
     def word_times(
         self, tokens: Sequence[int], ctc: np.ndarray | None, start: float, end: float

@@ -29,6 +29,7 @@ from echo_edge import constants as C
 from echo_edge.audio import TruncatedAudioWarning, check_audio_file, iter_audio_blocks
 from echo_edge.cli import EXIT_USAGE, HelpFormatter, Parser, number, one_line, threads_arg
 from echo_edge.runtime.decoding import DecodingOptions
+from echo_edge.runtime.lm import LMUnavailable, default_lm
 from echo_edge.runtime.microphone import Microphone, MicrophoneError, input_devices
 from echo_edge.runtime.recognizer import (
     FILE_BLOCK_SECONDS,
@@ -174,6 +175,14 @@ def add_transcribe_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         "greedy); 0: attention greedy only. A bundle without CTC log-probs decodes with "
         "attention greedy (a weight given here then gets one warning)",
     )
+    decoding.add_argument(
+        "--lm-weight",
+        type=number(0.0, 10.0),
+        default=d.decoding.lm_weight,
+        help="weight of the general English word language model in the finals' beam search "
+        f"(default {d.decoding.lm_weight:g}, picked on a dev split; needs the pocketsphinx "
+        "package, else finals decode with joint greedy and one warning); 0: joint greedy",
+    )
     return parser
 
 
@@ -187,9 +196,9 @@ def stream_options(args: argparse.Namespace, live: bool) -> StreamOptions:
         short_pause_seconds=args.short_pause,
         max_utterance_seconds=args.max_utterance,
         partial_interval_seconds=args.partial_interval if live else 0.0,
-        decoding=DecodingOptions()
+        decoding=DecodingOptions(lm_weight=args.lm_weight)
         if args.ctc_weight is None
-        else DecodingOptions(ctc_weight=args.ctc_weight),
+        else DecodingOptions(ctc_weight=args.ctc_weight, lm_weight=args.lm_weight),
     )
 
 
@@ -407,6 +416,13 @@ def run_transcribe(args: argparse.Namespace) -> int:
             flush=True,
         )
         args.ctc_weight = 0.0
+    if args.lm_weight > 0 and args.ctc_weight > 0:
+        try:
+            default_lm()
+        except LMUnavailable as e:  # said once, here, rather than as a Python warning
+            print(f"{WARNING_PREFIX} {e}; finals decode with joint greedy search "
+                  "(--lm-weight 0 asks for that)", file=sys.stderr, flush=True)  # fmt: skip
+            args.lm_weight = 0.0
     try:
         return run_mic(recognizer, args) if args.mic else run_files(recognizer, args)
     finally:

@@ -1,7 +1,7 @@
-"""A device install: `pip install .[onnx-runtime]` into a fresh venv, then transcribe.
+"""A device install: `pip install .[onnx-runtime,lm]` into a fresh venv, then transcribe.
 
 This is what a user with a plain `pip install` and no torch sees. The test copies the tree
-(as git tracks it), installs it with only the runtime extra into a new virtual environment,
+(as git tracks it), installs it with only the runtime extras (onnxruntime and the word LM) into a new virtual environment,
 and checks that:
 - torch, tokenizers and jiwer are not installed (the runtime needs none of them);
 - `echo-edge transcribe a.wav` transcribes an espeak-ng sentence with the shipped bundle,
@@ -58,7 +58,7 @@ def device_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("PYTHONPATH", None)
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", f"{tree}[onnx-runtime]"],
+        [str(python), "-m", "pip", "install", "-q", f"{tree}[onnx-runtime,lm]"],
         capture_output=True,
         text=True,
         timeout=900,
@@ -100,6 +100,7 @@ def test_device_install_transcribes_with_the_shipped_bundle(
     proc = run_in(device_venv, "transcribe", str(wav), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
+    assert "warning" not in proc.stderr  # the word LM loaded: finals ran the LM search
     assert EXPECTED in proc.stdout
     assert not (tmp_path / "no-cache-here").exists()  # nothing was built or cached
 
