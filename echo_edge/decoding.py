@@ -41,9 +41,10 @@ class DecodingOptions:
     ctc_weight: float = runtime_decoding.CTC_WEIGHT
     # Joint search: the attention candidates re-scored by CTC at each step (eos always added).
     ctc_top_k: int = runtime_decoding.CTC_TOP_K
-    # The word LM's weight in a beam search over the joint scores (the runtime's default and
-    # search, runtime/lm_search.py); 0 = joint greedy. Needs the CTC head and pocketsphinx.
-    lm_weight: float = runtime_decoding.LM_WEIGHT
+    # The word LM's weight in a beam search over the joint scores (the runtime's search,
+    # runtime/lm_search.py); 0 (the default, as the runtime's) = joint greedy. Needs the CTC
+    # head and pocketsphinx.
+    lm_weight: float = 0.0
     beam: int = runtime_decoding.LM_BEAM
 
     def __post_init__(self) -> None:

@@ -161,12 +161,23 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
         "`echo-edge transcribe` decodes finals; 0: attention greedy (a checkpoint without a "
         "CTC head always decodes with attention greedy)",
     )
-    p.add_argument(
+    lm = p.add_mutually_exclusive_group()
+    lm.add_argument(
+        "--lm",
+        dest="lm_weight",
+        action="store_const",
+        const=LM_WEIGHT,
+        default=0.0,
+        help="decode by a beam search with a general English word language model (LM weight "
+        f"{LM_WEIGHT:g}, picked on a dev split; ~4x the decoding time; needs the pocketsphinx "
+        "package, `pip install 'echo-edge[lm]'`)",
+    )
+    lm.add_argument(
         "--lm-weight",
         type=number(0.0, 10.0),
-        default=LM_WEIGHT,
-        help="weight of the word language model in the beam search over the joint scores, as "
-        "`echo-edge transcribe` decodes finals; 0: joint greedy",
+        dest="lm_weight",
+        metavar="W",
+        help="--lm at this LM weight (0: joint greedy, the default)",
     )
     p.add_argument("--json", action="store_true", help="the whole report, hypotheses included")
 

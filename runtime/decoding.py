@@ -31,8 +31,10 @@ from echo_edge.runtime.backend import Backend, CrossAttention
 # (λ 0.4: -7.6 points, 95 % interval [-11.2, -4.4]). bench/results/decoders/README.md
 CTC_WEIGHT = 0.4
 CTC_TOP_K = 5  # attention candidates re-scored by CTC at each step (eos always added)
-# The word language model's weight in the finals' beam search (runtime/lm_search.py), and the
-# beam, picked on the same dev split: bench/results/lm/README.md.
+# The word language model's weight in the finals' beam search (runtime/lm_search.py) that
+# `--lm` asks for, and the beam, picked on the same dev split: joint greedy 32.0 % WER, LM
+# search 22.1 % (bench/results/lm/README.md). Off by default: it costs ~4x the decoding time
+# (one decoder call per hypothesis per step), which breaks the live path's latency target.
 LM_WEIGHT = 0.3
 LM_BEAM = 4
 
@@ -60,10 +62,11 @@ class DecodingOptions:
     # Joint decoding: the attention candidates re-scored by CTC at each step (eos always added).
     ctc_top_k: int = CTC_TOP_K
     # Finals only: the weight of a general English word language model (runtime/lm.py) in a
-    # beam search over the joint scores (runtime/lm_search.py); 0 = joint greedy, no LM. It
-    # needs CTC log-probs (joint scores) and the pocketsphinx package (the model); without
-    # the package finals fall back to joint greedy with one warning.
-    lm_weight: float = LM_WEIGHT
+    # beam search over the joint scores (runtime/lm_search.py); 0 (the default) = joint
+    # greedy, no LM; LM_WEIGHT is the weight picked on a dev split. It needs CTC log-probs
+    # (joint scores) and the pocketsphinx package (the model); without the package finals
+    # fall back to joint greedy with one warning.
+    lm_weight: float = 0.0
     # The LM search's beam (hypotheses kept per step; one decoder call each).
     beam: int = LM_BEAM
 

@@ -217,3 +217,30 @@ def test_reference_joint_search_is_the_same_in_a_batch(ctc_model_and_bundle) -> 
     for row, x in zip(both.tolist(), (a, b)):
         alone = model.generate(torch.from_numpy(x)[None], options=options)[0].tolist()
         assert row[: len(alone)] == alone and set(row[len(alone) :]) <= {0}
+
+
+def test_reference_and_runtime_lm_search_give_the_same_tokens(ctc_model_and_bundle) -> None:
+    """The word-LM beam search (runtime/lm_search.py) on both sides of one model: the same
+    tokens, and not joint greedy's on every input (the LM search really ran)."""
+    import torch
+
+    pytest.importorskip("pocketsphinx")
+    from echo_edge.decoding import DecodingOptions as ReferenceOptions
+    from echo_edge.runtime.decoding import DecodingOptions
+    from echo_edge.verify_checks import generated_ids
+
+    model, recognizer = ctc_model_and_bundle
+    differs = 0
+    for seed, seconds in ((5, 3.0), (6, 1.0), (7, 2.2)):
+        x = harmonic(seconds, seed=seed)
+        greedy = list(recognizer.recognize(x, options=DecodingOptions(ctc_weight=0.4)).tokens)
+        options = DecodingOptions(ctc_weight=0.4, lm_weight=0.5)
+        ref = generated_ids(
+            model.generate(torch.from_numpy(x)[None], options=ReferenceOptions.like(options))[
+                0
+            ].tolist()
+        )
+        got = list(recognizer.recognize(x, options=options).tokens)
+        assert got == ref, seed
+        differs += got != greedy
+    assert differs >= 1

@@ -100,7 +100,11 @@ def test_device_install_transcribes_with_the_shipped_bundle(
     proc = run_in(device_venv, "transcribe", str(wav), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    assert "warning" not in proc.stderr  # the word LM loaded: finals ran the LM search
+    assert EXPECTED in proc.stdout
+    # With the word LM (the lm extra): it loads, so no fallback warning.
+    proc = run_in(device_venv, "transcribe", "--lm", str(wav), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "warning" not in proc.stderr and "Traceback" not in proc.stderr
     assert EXPECTED in proc.stdout
     assert not (tmp_path / "no-cache-here").exists()  # nothing was built or cached
 

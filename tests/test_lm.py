@@ -173,13 +173,14 @@ def test_recognizer_falls_back_to_joint_greedy_without_the_lm(
 ) -> None:
     pytest.importorskip("onnxruntime")
     from echo_edge.runtime import recognizer as rec_module
-    from echo_edge.runtime.decoding import DecodingOptions
+    from echo_edge.runtime.decoding import LM_WEIGHT, DecodingOptions
     from echo_edge.runtime.recognizer import Recognizer
     from tests.conftest import harmonic
 
     recognizer = Recognizer.default(threads=1)
     x = harmonic(1.5, seed=3)
-    greedy = recognizer.recognize(x, options=DecodingOptions(lm_weight=0.0)).tokens
+    greedy = recognizer.recognize(x).tokens  # the default: joint greedy
+    with_lm = DecodingOptions(lm_weight=LM_WEIGHT)
 
     def unavailable() -> WordLM:
         raise LMUnavailable("the word language model needs the pocketsphinx package")
@@ -187,8 +188,8 @@ def test_recognizer_falls_back_to_joint_greedy_without_the_lm(
     monkeypatch.setattr(rec_module, "default_lm", unavailable)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        first = recognizer.recognize(x).tokens
-        second = recognizer.recognize(x).tokens
+        first = recognizer.recognize(x, options=with_lm).tokens
+        second = recognizer.recognize(x, options=with_lm).tokens
     said = [w for w in caught if "pocketsphinx" in str(w.message)]
     assert len(said) == 1 and "joint greedy" in str(said[0].message)
     assert first == second == greedy
@@ -212,6 +213,20 @@ def test_transcribe_says_once_that_the_lm_is_missing(
     for i in range(2):
         paths.append(str(tmp_path / f"{i}.wav"))
         sf.write(paths[-1], harmonic(1.0, seed=i), C.SAMPLE_RATE)
-    assert transcribe.main(paths) == 0
+    assert transcribe.main(["--lm", *paths]) == 0
     err = [line for line in capsys.readouterr().err.splitlines() if "pocketsphinx" in line]
     assert len(err) == 1 and err[0].startswith("echo-edge: warning:") and "joint greedy" in err[0]
+
+
+def test_the_lm_is_off_unless_asked_for() -> None:
+    from echo_edge.cli import Parser
+    from echo_edge.decoding import DecodingOptions as ReferenceOptions
+    from echo_edge.runtime.decoding import LM_WEIGHT, DecodingOptions
+    from echo_edge.runtime.transcribe import add_transcribe_args
+
+    assert DecodingOptions().lm_weight == ReferenceOptions().lm_weight == 0.0
+    assert ReferenceOptions.like(DecodingOptions(lm_weight=0.7)).lm_weight == 0.7
+    parser = add_transcribe_args(Parser(prog="t"))
+    assert parser.parse_args(["a.wav"]).lm_weight == 0.0
+    assert parser.parse_args(["--lm", "a.wav"]).lm_weight == LM_WEIGHT
+    assert parser.parse_args(["--lm-weight", "0.6", "a.wav"]).lm_weight == 0.6
