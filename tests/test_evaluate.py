@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -143,7 +144,12 @@ def test_eval_decodes_with_the_ctc_weight_it_is_given(tmp_path, capsys) -> None:
         "search": "attention greedy",
         "ctc_weight": 0.0,
         "ctc_top_k": 5,
+        "lm_weight": 0.0,
+        "beam": 4,
     }
+    if importlib.util.find_spec("pocketsphinx"):  # the word-LM search, asked for
+        lm = evaluate(ckpt, manifest, decoding=DecodingOptions(lm_weight=0.3))
+        assert lm["decoding"]["lm_weight"] == 0.3 and "word LM" in lm["decoding"]["search"]
     assert joint["hypotheses"] != attention["hypotheses"]  # the joint search really ran
     assert evaluate(tmp_path / "plain", manifest)["decoding"]["search"] == "attention greedy"
     assert main(["eval", str(ckpt), "--data", str(manifest), "--ctc-weight", "0"]) == 0

@@ -230,3 +230,15 @@ def test_the_lm_is_off_unless_asked_for() -> None:
     assert parser.parse_args(["a.wav"]).lm_weight == 0.0
     assert parser.parse_args(["--lm", "a.wav"]).lm_weight == LM_WEIGHT
     assert parser.parse_args(["--lm-weight", "0.6", "a.wav"]).lm_weight == 0.6
+
+
+def test_the_margin_drops_hopeless_hypotheses() -> None:
+    spellings = {"for dinner": -0.1, "for diner": -0.2, "the dinner": -3.0}
+    wide = ScriptedDecoder(spellings)
+    narrow = ScriptedDecoder(spellings)
+    full = LMSearchOptions(ctc_weight=0.0, lm_weight=0.5, margin=float("inf"))
+    pruned = LMSearchOptions(ctc_weight=0.0, lm_weight=0.5, margin=1.0)
+    a, _ = lm_beam_decode(wide, uniform_ctc(), 40, LM, VOCAB, full)
+    b, _ = lm_beam_decode(narrow, uniform_ctc(), 40, LM, VOCAB, pruned)
+    assert a == b and "".join(VOCAB[i] for i in a) == "for dinner"
+    assert narrow.calls < wide.calls
