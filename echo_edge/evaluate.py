@@ -169,7 +169,7 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
         const=LM_WEIGHT,
         default=0.0,
         help="decode by a beam search with a general English word language model (LM weight "
-        f"{LM_WEIGHT:g}, picked on a dev split; ~4x the decoding time; needs the pocketsphinx "
+        f"{LM_WEIGHT:g}, picked on a dev split; ~3x the decoding time; needs the pocketsphinx "
         "package, `pip install 'echo-edge[lm]'`)",
     )
     lm.add_argument(

@@ -62,7 +62,7 @@ def add_verify_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         const=LM_WEIGHT,
         default=0.0,
         help="decode finals, on both sides, by a beam search with a general English word language model (LM weight "
-        f"{LM_WEIGHT:g}, picked on a dev split; ~4x the decoding time; needs the pocketsphinx "
+        f"{LM_WEIGHT:g}, picked on a dev split; ~3x the decoding time; needs the pocketsphinx "
         "package, `pip install 'echo-edge[lm]'`)",
     )
     lm.add_argument(

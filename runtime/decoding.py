@@ -33,7 +33,7 @@ CTC_WEIGHT = 0.4
 CTC_TOP_K = 5  # attention candidates re-scored by CTC at each step (eos always added)
 # The word language model's weight in the finals' beam search (runtime/lm_search.py) that
 # `--lm` asks for, and the beam, picked on the same dev split: joint greedy 32.0 % WER, LM
-# search 22.1 % (bench/results/lm/README.md). Off by default: it costs ~4x the decoding time
+# search 22.1 % (bench/results/lm/README.md). Off by default: it costs ~3x the decoding time
 # (one decoder call per hypothesis per step), which breaks the live path's latency target.
 LM_WEIGHT = 0.3
 LM_BEAM = 4

@@ -183,7 +183,7 @@ def add_transcribe_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         const=LM_WEIGHT,
         default=0.0,
         help="decode finals by a beam search with a general English word language model (LM weight "
-        f"{LM_WEIGHT:g}, picked on a dev split; ~4x the decoding time; needs the pocketsphinx "
+        f"{LM_WEIGHT:g}, picked on a dev split; ~3x the decoding time; needs the pocketsphinx "
         "package, `pip install 'echo-edge[lm]'`)",
     )
     lm.add_argument(
