@@ -56,13 +56,13 @@ def decoders(
     return out
 
 
-def festival_utterances(path: Path, limit: int | None) -> list[dict]:
+def festival_utterances(path: Path, limit: int | None, name: str = "festival") -> list[dict]:
     from echo_edge.audio import load_audio
     from echo_edge.text import normalize_text
 
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return [
-        {"set": "festival", "id": Path(r["audio"]).stem, "group": r.get("voice", "?"),
+        {"set": name, "id": Path(r["audio"]).stem, "group": r.get("voice", "?"),
          "audio": load_audio(path.parent / r["audio"]), "ref": normalize_text(r["text"])}
         for r in rows[:limit]
     ]  # fmt: skip
@@ -220,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE, help="bundle directory")
     parser.add_argument("--festival", type=Path, default=DEFAULT_FESTIVAL, help="JSONL manifest")
     parser.add_argument(
+        "--name", default="festival", help="the --festival manifest's name in the tables"
+    )
+    parser.add_argument(
         "--sets",
         nargs="+",
         choices=("festival", "verify", "dev"),
@@ -239,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.festival} is missing: python bench/peer.py festival --out "
               f"{args.festival.parent} --count 60 --seed 7", file=sys.stderr)  # fmt: skip
         return 1
-    utterances = festival_utterances(args.festival, args.limit) if "festival" in args.sets else []
+    utterances = (
+        festival_utterances(args.festival, args.limit, args.name) if "festival" in args.sets else []
+    )
     utterances += verify_utterances(args.limit) if "verify" in args.sets else []
     utterances += dev_utterances(args.limit) if "dev" in args.sets else []
     lm_weights = tuple(args.lm_weights)

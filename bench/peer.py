@@ -110,16 +110,20 @@ def pocketsphinx_text(decoder, audio: np.ndarray) -> str:  # noqa: ANN001
     return hyp.hypstr if hyp is not None else ""
 
 
-def score(data: Path, bundle: Path, limit: int | None) -> dict:
-    """WER of echo-edge (streaming runtime) and PocketSphinx on one manifest, by voice."""
+def score(data: Path, bundle: Path, limit: int | None, lm_weight: float = 0.0) -> dict:
+    """WER of echo-edge (streaming runtime) and PocketSphinx on one manifest, by voice.
+    `lm_weight` > 0: echo-edge's finals with the word LM (`echo-edge transcribe --lm`)."""
     from echo_edge.audio import load_audio
     from echo_edge.metrics import word_error_rate
     from echo_edge.runtime import Recognizer
+    from echo_edge.runtime.decoding import DecodingOptions
+    from echo_edge.runtime.stream import StreamOptions
     from echo_edge.text import normalize_text
 
     rows = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
     rows = rows[:limit] if limit else rows
     recognizer = Recognizer.from_bundle(bundle)
+    options = StreamOptions(decoding=DecodingOptions(lm_weight=lm_weight))
     decoder = pocketsphinx_decoder()
     seconds = {"echo-edge": 0.0, "pocketsphinx": 0.0}
     audio_seconds = 0.0
@@ -128,7 +132,7 @@ def score(data: Path, bundle: Path, limit: int | None) -> dict:
         audio = load_audio(data.parent / row["audio"])
         audio_seconds += len(audio) / C.SAMPLE_RATE
         t0 = time.perf_counter()
-        ours = recognizer.transcribe_samples(audio).text
+        ours = recognizer.transcribe_samples(audio, options=options).text
         t1 = time.perf_counter()
         peer = pocketsphinx_text(decoder, audio)
         seconds["echo-edge"] += t1 - t0
@@ -153,8 +157,8 @@ def score(data: Path, bundle: Path, limit: int | None) -> dict:
             ),
         }
     rtf = {k: round(v / audio_seconds, 4) for k, v in seconds.items()}
-    return {"data": str(data), "bundle": str(bundle), "rtf": rtf, "by_voice": table,
-            "utterances": utterances}  # fmt: skip
+    return {"data": str(data), "bundle": str(bundle), "lm_weight": lm_weight, "rtf": rtf,
+            "by_voice": table, "utterances": utterances}  # fmt: skip
 
 
 def markdown(report: dict, command: str) -> str:
@@ -191,11 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bundle", type=Path, required=True, help="echo-edge bundle directory")
     p.add_argument("--limit", type=int, default=None, help="first N rows only")
     p.add_argument("--out", type=Path, default=None, help="write report.json and report.md here")
+    p.add_argument("--lm", action="store_true", help="echo-edge decodes finals with the word LM")
     args = parser.parse_args(argv)
     if args.command == "festival":
         make_festival(args.out, args.count, args.seed)
         return 0
-    report = score(args.data, args.bundle, args.limit)
+    from echo_edge.runtime.decoding import LM_WEIGHT
+
+    report = score(args.data, args.bundle, args.limit, LM_WEIGHT if args.lm else 0.0)
     text = markdown(report, "python bench/peer.py " + " ".join(argv or sys.argv[1:]))
     print(text)
     if args.out:
