@@ -158,6 +158,31 @@ def number(
     return parse
 
 
+def add_lm_arguments(parser: argparse._ActionsContainer, decodes: str) -> None:
+    """`--lm` / `--lm-weight W` (dest lm_weight, default 0: joint greedy) on a command whose
+    `decodes` is what the LM search changes ("decode finals", ...)."""
+    from echo_edge.runtime.decoding import LM_WEIGHT
+
+    lm = parser.add_mutually_exclusive_group()
+    lm.add_argument(
+        "--lm",
+        dest="lm_weight",
+        action="store_const",
+        const=LM_WEIGHT,
+        default=0.0,
+        help=f"{decodes} by a beam search with a general English word language model (LM "
+        f"weight {LM_WEIGHT:g}, picked on a dev split; ~3x the decoding time; needs the "
+        "pocketsphinx package, `pip install 'echo-edge[lm]'`)",
+    )
+    lm.add_argument(
+        "--lm-weight",
+        type=number(0.0, 10.0),
+        dest="lm_weight",
+        metavar="W",
+        help="--lm at this LM weight (0: joint greedy, the default)",
+    )
+
+
 def threads_arg(text: str) -> int:
     """--threads: 0 (the runtime's default) or 1..MAX_THREADS."""
     return number(0, MAX_THREADS, integer=True, note=" (0: the runtime's default)")(text)

@@ -109,11 +109,7 @@ def greedy_decode(
         if all(done):
             break
         tokens = nxt[:, None]
-    length = 2 + max(len(t) for t in texts)
-    out = torch.full((batch, length), C.PAD_ID, dtype=torch.long, device=device)
-    for b, text in enumerate(texts):
-        out[b, : len(text) + 2] = torch.tensor([C.BOS_ID, *text, C.EOS_ID])
-    return out
+    return padded_ids(texts, device)
 
 
 @torch.no_grad()
@@ -160,11 +156,7 @@ def joint_greedy_decode(
         if all(done):
             break
         tokens = torch.tensor(nxt, dtype=torch.long, device=device)[:, None]  # (B, 1)
-    length = 2 + max(len(t) for t in texts)
-    out = torch.full((batch, length), C.PAD_ID, dtype=torch.long, device=device)
-    for b, text in enumerate(texts):
-        out[b, : len(text) + 2] = torch.tensor([C.BOS_ID, *text, C.EOS_ID])
-    return out
+    return padded_ids(texts, device)
 
 
 _warned: set[str] = set()  # warnings said once per process
@@ -231,8 +223,13 @@ def lm_beam_decode(
         cross = CrossAttention(None, None, None, logp)
         ids, _ = runtime_lm_beam_decode(steps, cross, int(caps[b]), lm, vocab, search)
         texts.append(ids)
+    return padded_ids(texts, cross_k.device)
+
+
+def padded_ids(texts: list[list[int]], device: torch.device) -> torch.Tensor:
+    """Generated ids per item -> (B, L): bos, text, eos, then pad."""
     length = 2 + max(len(t) for t in texts)
-    out = torch.full((len(texts), length), C.PAD_ID, dtype=torch.long, device=cross_k.device)
+    out = torch.full((len(texts), length), C.PAD_ID, dtype=torch.long, device=device)
     for b, text in enumerate(texts):
         out[b, : len(text) + 2] = torch.tensor([C.BOS_ID, *text, C.EOS_ID])
     return out

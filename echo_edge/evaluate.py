@@ -140,8 +140,8 @@ def positive_int(text: str) -> int:
 
 
 def add_eval_args(p: argparse.ArgumentParser) -> None:
-    from echo_edge.cli import number
-    from echo_edge.runtime.decoding import CTC_WEIGHT, LM_WEIGHT
+    from echo_edge.cli import add_lm_arguments, number
+    from echo_edge.runtime.decoding import CTC_WEIGHT
 
     p.add_argument("checkpoint", nargs="?", help="checkpoint directory (default: shipped model)")
     p.add_argument("--data", required=True, help="JSONL manifest (ours, or any with audio+text)")
@@ -161,24 +161,7 @@ def add_eval_args(p: argparse.ArgumentParser) -> None:
         "`echo-edge transcribe` decodes finals; 0: attention greedy (a checkpoint without a "
         "CTC head always decodes with attention greedy)",
     )
-    lm = p.add_mutually_exclusive_group()
-    lm.add_argument(
-        "--lm",
-        dest="lm_weight",
-        action="store_const",
-        const=LM_WEIGHT,
-        default=0.0,
-        help="decode by a beam search with a general English word language model (LM weight "
-        f"{LM_WEIGHT:g}, picked on a dev split; ~3x the decoding time; needs the pocketsphinx "
-        "package, `pip install 'echo-edge[lm]'`)",
-    )
-    lm.add_argument(
-        "--lm-weight",
-        type=number(0.0, 10.0),
-        dest="lm_weight",
-        metavar="W",
-        help="--lm at this LM weight (0: joint greedy, the default)",
-    )
+    add_lm_arguments(p, "decode")
     p.add_argument("--json", action="store_true", help="the whole report, hypotheses included")
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from echo_edge.cli import number
+from echo_edge.cli import add_lm_arguments, number
 from echo_edge.evalset import DEFAULT_COUNT
-from echo_edge.runtime.decoding import CTC_WEIGHT, LM_WEIGHT
+from echo_edge.runtime.decoding import CTC_WEIGHT
 
 
 def add_verify_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -54,24 +54,7 @@ def add_verify_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "on the reference and the bundle side (as `echo-edge transcribe` decodes finals); "
         "0: attention greedy; a bundle without CTC log-probs is verified with 0",
     )
-    lm = parser.add_mutually_exclusive_group()
-    lm.add_argument(
-        "--lm",
-        dest="lm_weight",
-        action="store_const",
-        const=LM_WEIGHT,
-        default=0.0,
-        help="decode finals, on both sides, by a beam search with a general English word language model (LM weight "
-        f"{LM_WEIGHT:g}, picked on a dev split; ~3x the decoding time; needs the pocketsphinx "
-        "package, `pip install 'echo-edge[lm]'`)",
-    )
-    lm.add_argument(
-        "--lm-weight",
-        type=number(0.0, 10.0),
-        dest="lm_weight",
-        metavar="W",
-        help="--lm at this LM weight (0: joint greedy, the default)",
-    )
+    add_lm_arguments(parser, "decode finals, on both sides,")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--out", default=None, metavar="REPORT.json", help="write the report here")
     parser.add_argument(

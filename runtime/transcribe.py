@@ -27,8 +27,16 @@ from tqdm import tqdm
 
 from echo_edge import constants as C
 from echo_edge.audio import TruncatedAudioWarning, check_audio_file, iter_audio_blocks
-from echo_edge.cli import EXIT_USAGE, HelpFormatter, Parser, number, one_line, threads_arg
-from echo_edge.runtime.decoding import LM_WEIGHT, DecodingOptions
+from echo_edge.cli import (
+    EXIT_USAGE,
+    HelpFormatter,
+    Parser,
+    add_lm_arguments,
+    number,
+    one_line,
+    threads_arg,
+)
+from echo_edge.runtime.decoding import DecodingOptions
 from echo_edge.runtime.lm import LMUnavailable, default_lm
 from echo_edge.runtime.microphone import Microphone, MicrophoneError, input_devices
 from echo_edge.runtime.recognizer import (
@@ -175,24 +183,7 @@ def add_transcribe_args(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         "greedy); 0: attention greedy only. A bundle without CTC log-probs decodes with "
         "attention greedy (a weight given here then gets one warning)",
     )
-    lm = decoding.add_mutually_exclusive_group()
-    lm.add_argument(
-        "--lm",
-        dest="lm_weight",
-        action="store_const",
-        const=LM_WEIGHT,
-        default=0.0,
-        help="decode finals by a beam search with a general English word language model (LM weight "
-        f"{LM_WEIGHT:g}, picked on a dev split; ~3x the decoding time; needs the pocketsphinx "
-        "package, `pip install 'echo-edge[lm]'`)",
-    )
-    lm.add_argument(
-        "--lm-weight",
-        type=number(0.0, 10.0),
-        dest="lm_weight",
-        metavar="W",
-        help="--lm at this LM weight (0: joint greedy, the default)",
-    )
+    add_lm_arguments(decoding, "decode finals")
     return parser
 
 
