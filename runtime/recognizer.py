@@ -216,8 +216,9 @@ class Recognizer:
         options = options or DecodingOptions()
         cross = self.encode(mel, pitch, silence, wave)
         cap = token_cap(seconds, options, self.config)
-        lm = self.word_lm() if final and options.lm_weight > 0 and cross.ctc is not None else None
-        if lm is not None and options.ctc_weight > 0:
+        joint = final and options.ctc_weight > 0 and cross.ctc is not None
+        lm = self.word_lm() if joint and options.lm_weight > 0 else None
+        if lm is not None:
             tokens, calls = lm_beam_decode(
                 self.backend,
                 cross,
@@ -228,7 +229,7 @@ class Recognizer:
                 logprobs,
             )
             return Decoded(tokens, calls, cross.ctc)
-        if final and options.ctc_weight > 0 and cross.ctc is not None:
+        if joint:
             tokens, calls = joint_greedy_decode(
                 self.backend, cross, cap, options.ctc_weight, options.ctc_top_k, logprobs
             )
