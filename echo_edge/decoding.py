@@ -48,14 +48,7 @@ class DecodingOptions:
     beam: int = runtime_decoding.LM_BEAM
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.ctc_weight < 1.0:  # also refuses NaN
-            raise ValueError(f"ctc_weight must be in [0, 1), got {self.ctc_weight}")
-        if not self.ctc_top_k >= 1:
-            raise ValueError(f"ctc_top_k must be >= 1, got {self.ctc_top_k}")
-        if not 0.0 <= self.lm_weight <= 10.0:  # also refuses NaN
-            raise ValueError(f"lm_weight must be in [0, 10], got {self.lm_weight}")
-        if not self.beam >= 1:
-            raise ValueError(f"beam must be >= 1, got {self.beam}")
+        runtime_decoding.check_search(self)
 
     @classmethod
     def like(cls, options: runtime_decoding.DecodingOptions) -> DecodingOptions:
@@ -162,11 +155,11 @@ def joint_greedy_decode(
 _warned: set[str] = set()  # warnings said once per process
 
 
-def reference_lm(tokenizer: object) -> WordLM | None:
-    """The word LM for the reference's LM search, or None (with one warning per process)
-    where it cannot run: the pocketsphinx package is missing, or the tokenizer does not spell
-    words letter by letter (the search completes words at a space token)."""
-    vocab = [tokenizer.token(i) for i in range(len(tokenizer))]
+def reference_lm(vocab: list[str]) -> WordLM | None:
+    """The word LM for the reference's LM search over `vocab` (id -> token), or None (with
+    one warning per process) where it cannot run: the pocketsphinx package is missing, or the
+    vocabulary does not spell words letter by letter (the search completes words at a space
+    token)."""
     if not spells_words(vocab):
         return None
     try:

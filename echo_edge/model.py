@@ -222,9 +222,9 @@ class Echo(nn.Module):
         if options.ctc_weight > 0 and self.ctc_head is not None:
             ctc = self.ctc_head(states).float().log_softmax(-1)  # (B, S, V)
             frames = f.frame_mask[:, :: C.ENCODER_STRIDE].sum(-1).long()  # (B,) real frames
-            lm = reference_lm(self.tokenizer) if options.lm_weight > 0 else None
+            vocab = [self.tokenizer.token(i) for i in range(len(self.tokenizer))]
+            lm = reference_lm(vocab) if options.lm_weight > 0 else None
             if lm is not None:
-                vocab = [self.tokenizer.token(i) for i in range(len(self.tokenizer))]
                 return lm_beam_decode(
                     self.decoder, cross_k, cross_v, cross_bias, ctc, frames, caps, lm, vocab,
                     options,

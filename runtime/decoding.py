@@ -71,14 +71,21 @@ class DecodingOptions:
     beam: int = LM_BEAM
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.ctc_weight < 1.0:  # also refuses NaN
-            raise ValueError(f"ctc_weight must be in [0, 1), got {self.ctc_weight}")
-        if not self.ctc_top_k >= 1:
-            raise ValueError(f"ctc_top_k must be >= 1, got {self.ctc_top_k}")
-        if not 0.0 <= self.lm_weight <= 10.0:  # also refuses NaN
-            raise ValueError(f"lm_weight must be in [0, 10], got {self.lm_weight}")
-        if not self.beam >= 1:
-            raise ValueError(f"beam must be >= 1, got {self.beam}")
+        check_search(self)
+
+
+def check_search(options: object) -> None:
+    """Refuse search settings out of range (ValueError); the runtime's and the reference's
+    DecodingOptions share these fields and this check."""
+    o = options
+    if not 0.0 <= o.ctc_weight < 1.0:  # also refuses NaN
+        raise ValueError(f"ctc_weight must be in [0, 1), got {o.ctc_weight}")
+    if not o.ctc_top_k >= 1:
+        raise ValueError(f"ctc_top_k must be >= 1, got {o.ctc_top_k}")
+    if not 0.0 <= o.lm_weight <= 10.0:  # also refuses NaN
+        raise ValueError(f"lm_weight must be in [0, 10], got {o.lm_weight}")
+    if not o.beam >= 1:
+        raise ValueError(f"beam must be >= 1, got {o.beam}")
 
 
 def search_name(ctc_weight: float, lm_weight: float = 0.0, beam: int = LM_BEAM) -> str:
