@@ -98,7 +98,8 @@ def ctc_logprobs(head: nn.Module, states: torch.Tensor) -> torch.Tensor:
 class DecoderGraph(nn.Module):
     """tokens (1, L) int64, offset () int64, self_k/v (layers, 1, H, C, Dh), cross_k/v
     (layers, 1, H, S, Dh), cross_bias (1, S) -> logits (1, L, V), self_k/v with slots
-    offset .. offset + L - 1 written. C = max_target_len (a fixed-size cache)."""
+    offset .. offset + L - 1 written. C is dynamic (2 .. max_target_len): slots the query
+    positions have not reached are masked, so any C > offset + L - 1 gives the same logits."""
 
     def __init__(self, model: Echo) -> None:
         super().__init__()
@@ -166,9 +167,12 @@ def example_inputs(
     }
 
 
-def dynamic_shapes(model: Echo, bounded: bool = True) -> dict[str, dict[str, dict[int, object]]]:
+def dynamic_shapes(
+    model: Echo, bounded: bool = True, growing_cache: bool = True
+) -> dict[str, dict[str, dict[int, object]]]:
     """torch.export dynamic shapes per graph: samples N, frames T (wave = T*HOP derived),
-    encoder frames S, decoder tokens L. `bounded` gives the upper bounds ExecuTorch needs."""
+    encoder frames S, decoder tokens L and, with `growing_cache`, cache slots C.
+    `bounded` gives the upper bounds ExecuTorch needs."""
     dim = torch.export.Dim
     # DYNAMIC rather than a named Dim: the frontend's guards (T != 1) are checked at run time
     # instead of having to be proved for every N in range.
@@ -177,6 +181,8 @@ def dynamic_shapes(model: Echo, bounded: bool = True) -> dict[str, dict[str, dic
     wave = dim.DYNAMIC(min=MIN_FRAMES * C.HOP, max=MAX_FRAMES * C.HOP if bounded else None)
     enc = dim("encoder_frames", min=2, max=MAX_ENCODER_FRAMES if bounded else None)
     tokens = dim("tokens", min=1, max=model.config.max_target_len)
+    # The runtime starts with MIN_CACHE_SLOTS and doubles (runtime/bundle.py GROWING_CACHE).
+    slots = dim("cache_slots", min=2, max=model.config.max_target_len)
     return {
         "frontend": {"samples": {1: samples}},
         "encoder": {
@@ -189,8 +195,8 @@ def dynamic_shapes(model: Echo, bounded: bool = True) -> dict[str, dict[str, dic
         "decoder": {
             "tokens": {1: tokens},
             "offset": None,
-            "self_k": None,
-            "self_v": None,
+            "self_k": {3: slots} if growing_cache else None,
+            "self_v": {3: slots} if growing_cache else None,
             "cross_k": {3: enc},
             "cross_v": {3: enc},
             "cross_bias": {1: enc},
@@ -236,5 +242,5 @@ def limits(model: Echo) -> dict[str, int | float]:
         "max_samples": MAX_SAMPLES,  # one frontend call: 30 s plus both contexts
         "max_frames": MAX_FRAMES,
         "max_encoder_frames": MAX_ENCODER_FRAMES,
-        "max_target_len": model.config.max_target_len,  # the decoder's fixed cache size
+        "max_target_len": model.config.max_target_len,  # the decoder's largest cache
     }

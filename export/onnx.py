@@ -45,7 +45,13 @@ from echo_edge.export.quantize import (
     waveform_stem_nodes,
 )
 from echo_edge.model import Echo
-from echo_edge.runtime.bundle import CTC_OUTPUT, GRAPHS, frontend_constants, special_ids
+from echo_edge.runtime.bundle import (
+    CTC_OUTPUT,
+    GRAPHS,
+    GROWING_CACHE,
+    frontend_constants,
+    special_ids,
+)
 
 OPSET = 18  # TensorRT 8.6+ (JetPack 6) parses opset 18; ONNX Runtime runs it everywhere
 Log = Callable[[str], None]
@@ -332,8 +338,9 @@ def export_onnx(
         kept = len(stem_nodes.get(graph, [])) if precision != "fp32" else 0
         # The outputs the written graph has (fp32_graphs of an older bundle may lack the CTC one).
         ctc = CTC_OUTPUT in output_names(out_dir / name)
+        extra = {GROWING_CACHE: growing_cache(out_dir / name)} if graph == "decoder" else {}
         graphs[graph] = graph_spec(
-            graph, name, ctc, precision=graph_precision, opset=OPSET, fp32_nodes=kept
+            graph, name, ctc, precision=graph_precision, opset=OPSET, fp32_nodes=kept, **extra
         )
     if quantization:
         quantization = {
@@ -344,6 +351,14 @@ def export_onnx(
         if keep_float:
             quantization["keep_float"] = list(keep_float)
     return BackendExport(files, graphs, exporter_versions(), quantization)
+
+
+def growing_cache(path: Path) -> bool:
+    """Whether a saved decoder graph's self_k slot axis is symbolic (fp32_graphs of a bundle
+    from before the growing cache have it fixed at max_target_len)."""
+    graph = onnx.load(str(path), load_external_data=False).graph
+    (self_k,) = [i for i in graph.input if i.name == "self_k"]
+    return bool(self_k.type.tensor_type.shape.dim[3].dim_param)
 
 
 def output_names(path: Path) -> list[str]:

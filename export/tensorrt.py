@@ -28,7 +28,7 @@ from echo_edge import constants as C
 from echo_edge.config import EchoConfig
 from echo_edge.export.graphs import MAX_FRAMES, MAX_SAMPLES, MIN_FRAMES, BackendExport
 from echo_edge.model import Echo
-from echo_edge.runtime.bundle import GRAPHS
+from echo_edge.runtime.bundle import GRAPHS, GROWING_CACHE
 
 TRT_MISSING = (
     "TensorRT is not installed: build the engines on the target Jetson with the same command"
@@ -64,7 +64,7 @@ def profile_shapes(
     Frontend: a 2-hop buffer .. 30 s plus both contexts (opt: a streaming block). Encoder:
     MIN_FRAMES (20 ms) .. 30 s, opt `opt_seconds`; wave is always HOP * frames. Decoder:
     1 .. max_target_len tokens (opt 1: greedy steps) against the encoder frames of those
-    lengths; the self-attention cache has its fixed size."""
+    lengths; the self-attention cache keeps max_target_len slots (GROWING_CACHE false)."""
     layers, heads, dh = config.decoder_layers, config.n_heads, config.head_dim
     cache = (layers, 1, heads, config.max_target_len, dh)
     frames = (MIN_FRAMES, C.num_frames(int(opt_seconds * C.SAMPLE_RATE)), MAX_FRAMES)
@@ -212,6 +212,8 @@ def export_tensorrt(
             "profile": {n: [list(s) for s in shapes] for n, shapes in profiles[graph].items()},
             "trtexec": " ".join(rebuild),
         }
+    # The decoder's profile holds the cache at max_target_len slots (one shape, one tactic set).
+    graphs["decoder"][GROWING_CACHE] = False
     files = onnx_part.files + [f"{g}.engine" for g in GRAPHS]
     exporter = {**onnx_part.exporter, "tensorrt": trt.__version__}
     return BackendExport(files, graphs, exporter, onnx_part.quantization)

@@ -3,7 +3,8 @@
 A `Backend` turns numpy arrays into numpy arrays: `frontend` (samples -> frames), `encode`
 (frames -> per-layer cross-attention K/V and key bias, plus the CTC head's log-probabilities
 when the bundle has them) and `decode_step` (one step of the
-decoder with its explicit, fixed-size self-attention cache). The recogniser and the stream
+decoder with its explicit self-attention cache: max_target_len slots, or, where the bundle's
+decoder lets it grow, 16 slots doubled as the tokens need them). The recogniser and the stream
 see only this interface; ExecuTorch and TensorRT live in their own modules and are imported
 only when a bundle asks for them.
 """
@@ -16,7 +17,14 @@ from typing import NamedTuple
 
 import numpy as np
 
-from echo_edge.runtime.bundle import CTC_OUTPUT, GRAPH_INPUTS, GRAPHS, MANIFEST_NAME, Manifest
+from echo_edge.runtime.bundle import (
+    CTC_OUTPUT,
+    GRAPH_INPUTS,
+    GRAPHS,
+    MANIFEST_NAME,
+    MIN_CACHE_SLOTS,
+    Manifest,
+)
 
 # Short names for ONNX Runtime execution providers (full names are accepted too).
 PROVIDER_ALIASES = {
@@ -78,7 +86,7 @@ class Backend:
         self.manifest = manifest
         cfg = manifest.config
         heads = int(cfg["n_heads"])
-        # (layers, 1, H, C, Dh): the decoder graph's fixed-size self-attention cache.
+        # (layers, 1, H, C, Dh): the decoder graph's self-attention cache, C slots.
         self.cache_shape = (
             int(cfg["decoder_layers"]),
             1,
@@ -86,6 +94,10 @@ class Backend:
             int(cfg["max_target_len"]),
             int(cfg["d_model"]) // heads,
         )
+        # The first C of a search: MIN_CACHE_SLOTS where the graph lets caches grow.
+        self.start_slots = self.cache_shape[3]
+        if manifest.growing_cache:
+            self.start_slots = min(MIN_CACHE_SLOTS, self.start_slots)
 
     def run(self, graph: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Run one graph on named inputs -> its outputs in `outputs(graph)` order."""
@@ -133,6 +145,7 @@ class Backend:
         cross: CrossAttention,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """tokens (1, L) at positions offset.. -> logits (1, L, V) and the updated caches."""
+        self_k, self_v = self.fit_cache(self_k, self_v, offset + tokens.shape[1])
         feeds = {
             "tokens": tokens.astype(np.int64, copy=False),
             "offset": np.asarray(offset, dtype=np.int64),
@@ -146,8 +159,24 @@ class Backend:
         return logits, k, v
 
     def empty_cache(self) -> tuple[np.ndarray, np.ndarray]:
-        """Zeroed self-attention caches (layers, 1, H, max_target_len, Dh)."""
-        return np.zeros(self.cache_shape, np.float32), np.zeros(self.cache_shape, np.float32)
+        """Zeroed self-attention caches (layers, 1, H, C, Dh) to start a search with."""
+        shape = (*self.cache_shape[:3], self.start_slots, self.cache_shape[4])
+        return np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+
+    def fit_cache(
+        self, self_k: np.ndarray, self_v: np.ndarray, slots: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The caches with at least `slots` slots: doubled (zeros appended) until they hold
+        them, at most max_target_len; unchanged when they already do."""
+        have = self_k.shape[3]
+        if slots <= have:
+            return self_k, self_v
+        size = have
+        while size < slots:
+            size *= 2
+        size = min(size, self.cache_shape[3])
+        pad = [(0, 0)] * 3 + [(0, size - have), (0, 0)]
+        return np.pad(self_k, pad), np.pad(self_v, pad)
 
 
 def resolve_providers(requested: Sequence[str] | str | None) -> list[str]:

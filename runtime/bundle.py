@@ -92,6 +92,12 @@ GRAPH_OUTPUTS: dict[str, tuple[str, ...]] = {
 # manifest lists each graph's actual outputs ("outputs" of its graph spec), in order.
 CTC_OUTPUT = "ctc_logprobs"  # encoder: (1, S, V) CTC log-softmax per 50 Hz frame, blank = pad
 OPTIONAL_OUTPUTS: dict[str, tuple[str, ...]] = {"encoder": (CTC_OUTPUT,)}
+# Decoder graph-spec flag: its self_k/self_v take any slot count C from MIN_CACHE_SLOTS to
+# max_target_len, so a search starts with a small cache and doubles it as tokens come (a step
+# costs with C). Without it (bundles before the flag, TensorRT's fixed profile) C is always
+# max_target_len.
+GROWING_CACHE = "growing_cache"
+MIN_CACHE_SLOTS = 16
 
 
 class BundleError(ValueError):
@@ -171,6 +177,11 @@ class Manifest:
         required = GRAPH_OUTPUTS[graph]
         optional = [n for n in listed if n in OPTIONAL_OUTPUTS.get(graph, ())]
         return (*required, *optional)
+
+    @property
+    def growing_cache(self) -> bool:
+        """Whether the decoder graph takes caches smaller than max_target_len (GROWING_CACHE)."""
+        return self.graphs["decoder"].get(GROWING_CACHE) is True
 
     def to_json(self) -> dict:
         d = asdict(self)

@@ -599,3 +599,44 @@ def test_write_int8_keeps_the_other_schemes_list_of_the_same_weights(
     write_int8_keep_float(ckpt, False, ["e"], "cmd")
     assert json.loads((ckpt / INT8_NAME).read_text())["ranked_by"] == {"keep_float": "cmd"}
     assert int8_keep_float(ckpt, symmetric=True)[0] == []
+
+
+def test_the_decoder_cache_grows_and_gives_the_full_caches_logits(
+    fp32: tuple[Path, list[str]], variants: dict[str, Path], model: Echo
+) -> None:
+    """The exported decoder takes any cache size: the runtime starts at MIN_CACHE_SLOTS and
+    doubles up to max_target_len (48 here), with the logits of the full-size cache; a bundle
+    whose manifest lacks the flag keeps the full cache from the first step."""
+    from dataclasses import replace
+
+    from echo_edge.runtime.backend import OnnxBackend
+    from echo_edge.runtime.bundle import GROWING_CACHE, MIN_CACHE_SLOTS
+
+    m = read_bundle(fp32[0])
+    assert m.growing_cache and read_bundle(variants["int8-dynamic"]).growing_cache
+    proto = onnx.load(str(m.graph_file("decoder")))
+    (self_k,) = [i for i in proto.graph.input if i.name == "self_k"]
+    assert self_k.type.tensor_type.shape.dim[3].dim_param  # symbolic slot axis
+    fixed_graphs = {**m.graphs, "decoder": {**m.graphs["decoder"]}}
+    del fixed_graphs["decoder"][GROWING_CACHE]
+    growing, fixed = OnnxBackend(m), OnnxBackend(replace(m, graphs=fixed_graphs))
+    x = audio(1.0, seed=4)
+    mel, pitch, silence, wave, _ = encoder_inputs(model, x)
+    cross = growing.encode(mel, pitch, silence, wave, np.ones_like(silence))
+    tokens = np.random.default_rng(0).integers(4, 32, size=(1, 40))
+    tokens[0, 0] = C.BOS_ID
+    runs = {}
+    for name, backend in (("growing", growing), ("fixed", fixed)):
+        k, v = backend.empty_cache()
+        slots, steps = [k.shape[3]], []
+        for i in range(tokens.shape[1]):
+            logits, k, v = backend.decode_step(tokens[:, i : i + 1], i, k, v, cross)
+            slots.append(k.shape[3])
+            steps.append(logits[0, 0])
+        runs[name] = (np.stack(steps), sorted(set(slots)))
+        # One call over a 20-token prefix fits the cache to it at once.
+        logits, k, _ = backend.decode_step(tokens[:, :20], 0, *backend.empty_cache(), cross)
+        assert np.abs(logits[0] - runs[name][0][:20]).max() < 1e-5
+        assert k.shape[3] == (32 if name == "growing" else 48)
+    assert runs["growing"][1] == [MIN_CACHE_SLOTS, 32, 48] and runs["fixed"][1] == [48]
+    assert np.abs(runs["growing"][0] - runs["fixed"][0]).max() < 1e-5
