@@ -29,6 +29,11 @@ class DecoderBlock(nn.Module):
         # Gate on the cross-attention residual: 2·σ(g), so it starts at 1 (plain residual).
         self.gate = nn.Parameter(torch.zeros(())) if config.cross_gate else None
 
+    @staticmethod
+    def written(write: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """k (B, H, L, Dh) moved to its one-hot cache slots write (L, C) -> (B, H, C, Dh)."""
+        return torch.einsum("lc,bhld->bhcd", write, k)
+
     def cross_gate(self) -> torch.Tensor | float:
         return 2.0 * torch.sigmoid(self.gate) if self.gate is not None else 1.0
 
@@ -53,8 +58,8 @@ class DecoderBlock(nn.Module):
         k = apply_rotary(a.split(a.k_proj(h)), cos, sin)
         v = a.split(a.v_proj(h))
         keep = 1.0 - write.sum(0)[None, None, :, None]  # (1, 1, C, 1)
-        self_k = self_k * keep + torch.einsum("lc,bhld->bhcd", write, k)  # (B, H, C, Dh)
-        self_v = self_v * keep + torch.einsum("lc,bhld->bhcd", write, v)
+        self_k = self_k * keep + self.written(write, k)  # (B, H, C, Dh)
+        self_v = self_v * keep + self.written(write, v)
         x = x + a.attend(q, self_k, self_v, self_bias)
         c = self.cross_attn
         q = c.split(c.q_proj(self.cross_norm(x)))  # (B, H, L, Dh)

@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from echo_edge.attention import Attention
+from echo_edge.decoder import DecoderBlock
 from echo_edge.export.graphs import (
     WAVEFORM_STEM,
     BackendExport,
@@ -101,6 +102,23 @@ class BmmAttention(Attention):
         return self.out_proj(out.reshape(b, -1, h * v.shape[-1]))
 
 
+class MmDecoderBlock(DecoderBlock):
+    """A decoder block whose cache write is a 2-D matmul between views with one dynamic
+    dimension each, so the decoder's cache can grow (dynamic slots C) under XNNPACK.
+
+    The einsum "lc,bhld->bhcd" exports as views of (1, C, L)-sized operands, and XNNPACK's
+    reshape takes one dynamic dimension only ("XNNPACK reshape only supports 1 dynamic
+    dimension": tokens L and slots C). Same function: write is one-hot, so each output is one
+    product, exactly the einsum's."""
+
+    @staticmethod
+    def written(write: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        b, h, _, d = k.shape
+        rows = k.permute(2, 0, 1, 3).reshape(1, -1, b * h * d)  # (1, L, B*H*Dh)
+        slots = torch.bmm(write.transpose(0, 1).unsqueeze(0), rows)  # (1, C, B*H*Dh)
+        return slots.reshape(-1, b, h, d).permute(1, 2, 0, 3)  # (B, H, C, Dh)
+
+
 def heads_into_batch(bias: torch.Tensor, b: int, h: int) -> torch.Tensor:
     """A bias broadcastable to (B, H, Tq, Tk) -> one broadcastable to (B*H, Tq, Tk).
 
@@ -115,7 +133,7 @@ def heads_into_batch(bias: torch.Tensor, b: int, h: int) -> torch.Tensor:
 
 def for_xnnpack(model: Echo) -> Echo:
     """A copy of the model with the ops XNNPACK cannot take rewritten (GemmRMSNorm,
-    BmmAttention); module paths are unchanged, so --keep-float and the waveform stem still
+    BmmAttention, MmDecoderBlock); module paths are unchanged, so --keep-float and the waveform stem still
     name the same layers."""
     model = copy.deepcopy(model)
     norms = [name for name, m in model.named_modules() if isinstance(m, RMSNorm)]
@@ -126,6 +144,8 @@ def for_xnnpack(model: Echo) -> Echo:
     for module in model.modules():
         if type(module) is Attention:
             module.__class__ = BmmAttention  # same parameters and state, another attend
+        elif type(module) is DecoderBlock:
+            module.__class__ = MmDecoderBlock  # same parameters, another cache write
     return model
 
 
@@ -287,9 +307,7 @@ def capture(
     keep_float: Sequence[str] = (),
 ) -> dict[str, torch.export.ExportedProgram]:
     """torch.export of the three graphs with bounded dynamic dims (int8: after PT2E)."""
-    # The cache stays at max_target_len slots: XNNPACK 1.5 lowers a reshape with one dynamic
-    # dimension only, and the decoder's would have two (encoder frames and cache slots).
-    shapes = dynamic_shapes(model, growing_cache=False)
+    shapes = dynamic_shapes(model)  # the decoder's cache grows (MmDecoderBlock)
     modules, args = graph_modules(model), example_inputs(model)
     programs = {}
     for graph in GRAPHS:
@@ -373,7 +391,7 @@ def export_executorch(
             method=g,
             precision="fp32" if g == "frontend" else precision,
             xnnpack=summary[g],
-            **({GROWING_CACHE: False} if g == "decoder" else {}),
+            **({GROWING_CACHE: True} if g == "decoder" else {}),
         )
         for g in GRAPHS
     }
