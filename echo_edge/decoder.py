@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from echo_edge.attention import MASK_VALUE, Attention
 from echo_edge.config import EchoConfig
@@ -94,6 +95,22 @@ class Decoder(nn.Module):
         c = cfg.max_target_len if length is None else length
         shape = (cfg.decoder_layers, batch, cfg.n_heads, c, cfg.head_dim)
         return torch.zeros(shape, device=device), torch.zeros(shape, device=device)
+
+    def fit_cache(
+        self, self_k: torch.Tensor, self_v: torch.Tensor, slots: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The caches with at least `slots` slots: doubled (zeros appended) until they hold
+        them, at most max_target_len; unchanged when they already do. A search that starts
+        small and grows gets the full cache's logits (slots past the query are masked) at a
+        fraction of the cost, as the runtime's Backend.fit_cache does."""
+        have = self_k.shape[3]
+        if slots <= have:
+            return self_k, self_v
+        size = have
+        while size < slots:
+            size *= 2
+        pad = (0, 0, 0, min(size, self.config.max_target_len) - have)  # (Dh, C) ends
+        return F.pad(self_k, pad), F.pad(self_v, pad)
 
     def decode_step(
         self,

@@ -19,6 +19,7 @@ from echo_edge.decoder import Decoder
 from echo_edge.loopguard import append_or_stop
 from echo_edge.runtime import decoding as runtime_decoding
 from echo_edge.runtime.backend import CrossAttention
+from echo_edge.runtime.bundle import MIN_CACHE_SLOTS
 from echo_edge.runtime.ctc import CtcPrefixScorer, PrefixState, joint_step
 from echo_edge.runtime.decoding import log_softmax
 from echo_edge.runtime.lm import LMUnavailable, WordLM, default_lm
@@ -67,6 +68,14 @@ def token_budget(seconds: torch.Tensor, options: DecodingOptions, decoder: Decod
     return caps.clamp(max=hard)
 
 
+def start_cache(
+    decoder: Decoder, batch: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The caches a search starts with: MIN_CACHE_SLOTS slots (at most max_target_len), grown
+    by Decoder.fit_cache as tokens come, as the runtime's searches do."""
+    return decoder.empty_cache(batch, min(MIN_CACHE_SLOTS, decoder.config.max_target_len), device)
+
+
 @torch.no_grad()
 def greedy_decode(
     decoder: Decoder,
@@ -81,12 +90,13 @@ def greedy_decode(
     item whose text ends in a loop (echo_edge.loopguard) keeps one copy of it and gets eos."""
     batch = cross_k.shape[1]
     device = cross_k.device
-    self_k, self_v = decoder.empty_cache(batch, device=device)
+    self_k, self_v = start_cache(decoder, batch, device)
     tokens = torch.full((batch, 1), C.BOS_ID, dtype=torch.long, device=device)
     texts: list[list[int]] = [[] for _ in range(batch)]
     done = [False] * batch
     for step in range(int(caps.max()) + 1):
         offset = torch.tensor(step, device=device)
+        self_k, self_v = decoder.fit_cache(self_k, self_v, step + 1)
         logits, self_k, self_v = decoder.decode_step(
             tokens, offset, self_k, self_v, cross_k, cross_v, cross_bias
         )
@@ -129,12 +139,13 @@ def joint_greedy_decode(
         CtcPrefixScorer(ctc[b, : int(frames[b])].double().cpu().numpy()) for b in range(batch)
     ]
     states: list[PrefixState | None] = [s.initial() for s in scorers]
-    self_k, self_v = decoder.empty_cache(batch, device=device)
+    self_k, self_v = start_cache(decoder, batch, device)
     tokens = torch.full((batch, 1), C.BOS_ID, dtype=torch.long, device=device)
     texts: list[list[int]] = [[] for _ in range(batch)]
     done = [False] * batch
     for step in range(int(caps.max()) + 1):
         offset = torch.tensor(step, device=device)
+        self_k, self_v = decoder.fit_cache(self_k, self_v, step + 1)
         logits, self_k, self_v = decoder.decode_step(
             tokens, offset, self_k, self_v, cross_k, cross_v, cross_bias
         )
@@ -180,10 +191,11 @@ class _ReferenceSteps:
         self.decoder, self.cross = decoder, (cross_k, cross_v, cross_bias)
 
     def empty_cache(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.decoder.empty_cache(1, device=self.cross[0].device)
+        return start_cache(self.decoder, 1, self.cross[0].device)
 
     def decode_step(self, tokens, offset, self_k, self_v, cross):  # noqa: ANN001, ANN201
         device = self.cross[0].device
+        self_k, self_v = self.decoder.fit_cache(self_k, self_v, offset + tokens.shape[1])
         logits, k, v = self.decoder.decode_step(
             torch.from_numpy(tokens).to(device), torch.tensor(offset, device=device),
             self_k, self_v, *self.cross,

@@ -289,3 +289,49 @@ def test_auxiliary_ctc_loss_mixes_in_and_trains_its_head() -> None:
     assert torch.allclose(total, 0.7 * ce + 0.3 * ctc, atol=1e-5)
     total.backward()
     assert with_ctc.ctc_head.weight.grad.abs().sum() > 0
+
+
+def test_the_reference_searches_grow_the_cache_and_decode_as_with_the_full_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """greedy and joint greedy start at MIN_CACHE_SLOTS and double (Decoder.fit_cache, capped
+    at max_target_len): the same ids as a search that starts with the full cache."""
+    import echo_edge.decoding as decoding
+    from echo_edge.runtime.bundle import MIN_CACHE_SLOTS
+
+    model = make()
+    decoder = model.decoder
+    k, v = decoder.empty_cache(2, MIN_CACHE_SLOTS)
+    assert decoder.fit_cache(k, v, MIN_CACHE_SLOTS)[0] is k  # enough room: unchanged
+    k2, v2 = decoder.fit_cache(k + 1, v + 1, MIN_CACHE_SLOTS + 1)
+    assert k2.shape[3] == v2.shape[3] == 2 * MIN_CACHE_SLOTS
+    assert (k2[..., :MIN_CACHE_SLOTS, :] == 1).all() and (k2[..., MIN_CACHE_SLOTS:, :] == 0).all()
+    cap = model.config.max_target_len
+    assert decoder.fit_cache(k, v, cap)[0].shape[3] == cap  # 16 -> 64 would pass the cap
+    # Step by step over 40 tokens (16 -> 32 -> 48 slots): the full cache's logits.
+    x, mask = audio_batch((1.0, 0.7))
+    with torch.no_grad():
+        cross = model.encode_audio(x, mask)
+        tokens = torch.randint(4, model.config.vocab_size, (2, 40))
+        runs = []
+        for cache in (decoding.start_cache(decoder, 2, None), decoder.empty_cache(2)):
+            k, v = cache
+            steps = []
+            for i in range(tokens.shape[1]):
+                k, v = decoder.fit_cache(k, v, i + 1)
+                logits, k, v = decoder.decode_step(
+                    tokens[:, i : i + 1], torch.tensor(i), k, v, *cross
+                )
+                steps.append(logits[:, 0])
+            runs.append((torch.stack(steps), k.shape[3]))
+    assert runs[0][1] == 48 == runs[1][1]
+    assert (runs[0][0] - runs[1][0]).abs().max() < 1e-5
+    # The searches themselves: the same ids either way.
+    for options in (DecodingOptions(ctc_weight=0.0), DecodingOptions(ctc_weight=0.4)):
+        with torch.no_grad():
+            grown = model.generate(x, mask, options=options)
+        with monkeypatch.context() as m:
+            m.setattr(decoding, "start_cache", lambda d, b, device: d.empty_cache(b, None, device))
+            with torch.no_grad():
+                full = model.generate(x, mask, options=options)
+        assert torch.equal(grown, full), options
