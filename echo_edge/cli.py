@@ -235,6 +235,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return run_synth(args)
 
 
+def cmd_align(args: argparse.Namespace) -> int:
+    from echo_edge.corpus.align import run_align
+
+    return run_align(args)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from echo_edge.train import run_train
 
@@ -322,6 +328,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_synth_args(p)
     p.set_defaults(func=cmd_synth)
+    p = data.add_parser(
+        "align",
+        help="add word times to a manifest (CTC forced alignment), for train --cut-prob",
+        formatter_class=fmt,
+    )
+    from echo_edge.corpus.align import add_align_args
+
+    add_align_args(p)
+    p.set_defaults(func=cmd_align)
 
     p = sub.add_parser(
         "train", help="train Echo with Hugging Face Seq2SeqTrainer", formatter_class=fmt

@@ -33,6 +33,7 @@ TEXT_KEYS = ("text", "transcript", "sentence")
 # from a pause between words to the 0.6 s that ends an utterance in the stream.
 JOIN_GAP_SECONDS = (0.1, 0.6)
 JOIN_STREAM = 0x4A4F494E  # the join's random stream, apart from the augmenter's (seed, i, r)
+CUT_STREAM = 0x43555421  # the cut's (cut_prob)
 
 
 def _first(row: dict, keys: Sequence[str]) -> Any:
@@ -201,6 +202,13 @@ class SpeechDataset(Dataset):
     sentence per utterance reads two sentences in one segment badly, and a stream's segments
     (someone talking on) hold more than one.
 
+    `cut_prob`: the chance that an item is one side of a cut between two of its words: the
+    words before the cut or those after it (even odds), audio cut halfway between the two
+    words' times, the text those words. Needs the row's "words" (`echo-edge data align`: one
+    [start, end] per word of its normalised text); other rows are never cut. A stream's
+    endpointer cuts long utterances at short pauses, often inside a sentence. The cut comes
+    before the join, so a joined pair may hold a half.
+
     Reproducibility: the r-th read of item i is augmented from (seed, i, r), whichever worker
     reads it. r comes from a per-index draw counter in shared memory (a torch tensor the
     DataLoader's workers share), not from the epoch: the epoch reaches a Dataset only through
@@ -220,9 +228,12 @@ class SpeechDataset(Dataset):
         augment: str | AugmentConfig | None = None,
         seed: int = 0,
         join_prob: float = 0.0,
+        cut_prob: float = 0.0,
     ) -> None:
         if not 0.0 <= join_prob <= 1.0:
             raise ValueError(f"the join probability must be in [0, 1], got {join_prob}")
+        if not 0.0 <= cut_prob <= 1.0:
+            raise ValueError(f"the cut probability must be in [0, 1], got {cut_prob}")
         if speed_perturb is not None and not 0 < speed_perturb[0] <= speed_perturb[1]:
             raise ValueError(f"speed perturbation needs 0 < low <= high, got {speed_perturb}")
         config = augment_config(augment) if isinstance(augment, str) else augment
@@ -251,10 +262,10 @@ class SpeechDataset(Dataset):
         self.tokenizer = tokenizer
         self.speed_perturb = speed_perturb
         self.augmenter = Augmenter(config, seed, rows=self.rows) if config.active else None
-        self.join_prob, self.seed = join_prob, seed
+        self.join_prob, self.cut_prob, self.seed = join_prob, cut_prob, seed
         self.max_samples = None if max_seconds is None else int(max_seconds * SAMPLE_RATE)
         self.draws = None  # (len,) int64 in shared memory: reads of each item so far
-        if self.augmenter is not None or join_prob > 0:
+        if self.augmenter is not None or join_prob > 0 or cut_prob > 0:
             import torch
 
             self.draws = torch.zeros(len(self.rows), dtype=torch.int64).share_memory_()
@@ -276,12 +287,30 @@ class SpeechDataset(Dataset):
         if self.draws is not None:
             draw = int(self.draws[index])
             self.draws[index] = draw + 1
+        if self.cut_prob > 0:
+            samples, text = self._cut(index, draw, samples, text)
         if self.join_prob > 0:
             samples, text = self._join(index, draw, samples, text)
         if self.augmenter is not None:
             samples, _ = self.augmenter(samples, index, draw)
         labels = self.tokenizer.encode(text) + [self.tokenizer.eos_id]
         return {"input_values": np.asarray(samples, dtype=np.float32), "labels": labels}
+
+    def _cut(self, index: int, draw: int, samples: np.ndarray, text: str) -> tuple[np.ndarray, str]:
+        """Item `index` at read `draw`, maybe one side of a cut between two words (`cut_prob`)."""
+        spans = self.rows[index].get("words")
+        words = normalize_text(text).split()
+        if not spans or len(spans) < 2 or len(spans) != len(words):
+            return samples, text
+        rng = np.random.default_rng((self.seed, index, draw, CUT_STREAM))
+        if rng.random() >= self.cut_prob:
+            return samples, text
+        k = int(rng.integers(1, len(words)))  # the cut falls between words k - 1 and k
+        at = int(round((spans[k - 1][1] + spans[k][0]) / 2 * SAMPLE_RATE))
+        at = min(max(at, 1), len(samples) - 1)
+        if rng.random() < 0.5:
+            return samples[:at], " ".join(words[:k])
+        return samples[at:], " ".join(words[k:])
 
     def _join(
         self, index: int, draw: int, samples: np.ndarray, text: str

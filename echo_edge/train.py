@@ -193,6 +193,7 @@ def training_dataset(rows: list[dict], tokenizer: EchoTokenizer, args: argparse.
         augment=args.augment,
         seed=args.seed,
         join_prob=getattr(args, "join_prob", 0.0),
+        cut_prob=getattr(args, "cut_prob", 0.0),
     )
     if dataset.unreadable:
         summary = skipped_summary(dataset.unreadable, len(rows))
@@ -230,6 +231,7 @@ def check_throughput_args(args: argparse.Namespace) -> None:
                 ("--speed-perturb", args.speed_perturb),
                 ("--augment", args.augment != "none"),
                 ("--join-prob", getattr(args, "join_prob", 0.0) > 0),
+                ("--cut-prob", getattr(args, "cut_prob", 0.0) > 0),
             )
             if value
         ]

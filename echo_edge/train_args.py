@@ -154,6 +154,15 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         "one sentence per segment, as a stream's segments hold; default 0",
     )
     p.add_argument(
+        "--cut-prob",
+        type=number(0.0, 1.0),
+        default=0.0,
+        metavar="P",
+        help="chance that a training item is the words before or after a cut between two of "
+        "its words (rows with word times only: `echo-edge data align`): the model learns "
+        "to read halves of sentences, as a stream's endpointer cuts them; default 0",
+    )
+    p.add_argument(
         "--spec-augment",
         action="store_true",
         help="SpecAugment on the log-mel in training: time and frequency masks "

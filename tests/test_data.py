@@ -245,3 +245,44 @@ def test_collator_pads_and_truncates_to_30_seconds() -> None:
     assert batch["input_values"].shape == (2, 480000)
     assert batch["attention_mask"].sum(1).tolist() == [32000, 480000]
     assert SpeechCollator(pad_to_seconds=30)(features[:1])["input_values"].shape == (1, 480000)
+
+
+def test_cut_gives_the_words_before_or_after_a_cut_between_two_words(tmp_path: Path) -> None:
+    """cut_prob: one side of a cut halfway between two words' times, with those words' text;
+    seeded per (seed, index, read); rows without word times (or whose times do not match
+    their words) are never cut."""
+    tok = build_char_tokenizer()
+    # Three "words" of tone, 0.3 s each, 0.2 s of silence between them.
+    parts = [tone(0.3, 200.0), np.zeros(3200), tone(0.3, 300.0), np.zeros(3200), tone(0.3, 400.0)]
+    sf.write(tmp_path / "a.wav", np.concatenate(parts).astype(np.float32), SAMPLE_RATE)
+    words = [[0.0, 0.3], [0.5, 0.8], [1.0, 1.3]]
+    rows = [
+        {"audio": str(tmp_path / "a.wav"), "text": "One two three", "words": words},
+        {"audio": str(tmp_path / "a.wav"), "text": "one two three"},  # no word times
+        {"audio": str(tmp_path / "a.wav"), "text": "one two", "words": words},  # do not match
+    ]
+    whole = SpeechDataset(rows, tok)[0]["input_values"]
+    always = SpeechDataset(rows, tok, cut_prob=1.0, seed=1)
+    a, b = int(0.4 * SAMPLE_RATE), int(0.9 * SAMPLE_RATE)  # halfway between words
+    sides = {"one": whole[:a], "two three": whole[a:], "one two": whole[:b], "three": whole[b:]}
+    seen = set()
+    for _ in range(24):
+        item = always[0]
+        text = tok.decode(item["labels"])
+        assert np.array_equal(item["input_values"], sides[text]), text
+        seen.add(text)
+    assert seen == set(sides)  # both cuts, both sides, within 24 reads
+    for index in (1, 2):
+        assert always[index]["input_values"].size == whole.size
+        assert tok.decode(always[index]["labels"]) == rows[index]["text"]
+
+    def reads(seed: int) -> list[int]:
+        ds = SpeechDataset(rows, tok, cut_prob=1.0, seed=seed)
+        return [ds[0]["input_values"].size for _ in range(8)]
+
+    assert reads(1) == reads(1) and reads(1) != reads(7)
+    half = SpeechDataset(rows, tok, cut_prob=0.5, seed=2)
+    kept = sum(half[0]["input_values"].size == whole.size for _ in range(40))
+    assert 8 <= kept <= 32
+    with pytest.raises(ValueError, match="cut probability"):
+        SpeechDataset(rows, tok, cut_prob=-0.1)
