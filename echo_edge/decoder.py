@@ -16,6 +16,7 @@ from echo_edge.attention import MASK_VALUE, Attention
 from echo_edge.config import EchoConfig
 from echo_edge.layers import MLP, RMSNorm
 from echo_edge.rotary import Rotary, apply_rotary
+from echo_edge.runtime.bundle import grown_slots
 
 
 class DecoderBlock(nn.Module):
@@ -104,12 +105,10 @@ class Decoder(nn.Module):
         small and grows gets the full cache's logits (slots past the query are masked) at a
         fraction of the cost, as the runtime's Backend.fit_cache does."""
         have = self_k.shape[3]
-        if slots <= have:
+        size = grown_slots(have, slots, self.config.max_target_len)
+        if size == have:
             return self_k, self_v
-        size = have
-        while size < slots:
-            size *= 2
-        pad = (0, 0, 0, min(size, self.config.max_target_len) - have)  # (Dh, C) ends
+        pad = (0, 0, 0, size - have)  # (Dh, C) ends
         return F.pad(self_k, pad), F.pad(self_v, pad)
 
     def decode_step(

@@ -24,6 +24,7 @@ from echo_edge.runtime.bundle import (
     MANIFEST_NAME,
     MIN_CACHE_SLOTS,
     Manifest,
+    grown_slots,
 )
 
 # Short names for ONNX Runtime execution providers (full names are accepted too).
@@ -169,12 +170,9 @@ class Backend:
         """The caches with at least `slots` slots: doubled (zeros appended) until they hold
         them, at most max_target_len; unchanged when they already do."""
         have = self_k.shape[3]
-        if slots <= have:
+        size = grown_slots(have, slots, self.cache_shape[3])
+        if size == have:
             return self_k, self_v
-        size = have
-        while size < slots:
-            size *= 2
-        size = min(size, self.cache_shape[3])
         pad = [(0, 0)] * 3 + [(0, size - have), (0, 0)]
         return np.pad(self_k, pad), np.pad(self_v, pad)
 

@@ -100,6 +100,15 @@ GROWING_CACHE = "growing_cache"
 MIN_CACHE_SLOTS = 16
 
 
+def grown_slots(have: int, slots: int, cap: int) -> int:
+    """The slot count a cache of `have` slots grows to so that it holds `slots`: doubled until
+    it does, at most `cap` (max_target_len); `have` when it already holds them."""
+    size = have
+    while size < slots:
+        size *= 2
+    return min(size, cap) if size > have else have
+
+
 class BundleError(ValueError):
     """A bundle that cannot be used as it is: missing or altered file, wrong format version."""
 

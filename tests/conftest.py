@@ -92,6 +92,30 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
+def growing_and_fixed_steps(backend_class, manifest, cross_of, tokens: np.ndarray) -> dict:
+    """Step-by-step decoding of `tokens` (1, L) on a bundle as its manifest says (the growing
+    cache) and with the GROWING_CACHE flag removed (the full cache from the first step):
+    {"growing"|"fixed": (logits (L, V), sorted slot counts seen)}. `cross_of(backend)` encodes."""
+    from dataclasses import replace
+
+    from echo_edge.runtime.bundle import GROWING_CACHE
+
+    graphs = {**manifest.graphs, "decoder": {**manifest.graphs["decoder"]}}
+    del graphs["decoder"][GROWING_CACHE]
+    runs = {}
+    for name, m in (("growing", manifest), ("fixed", replace(manifest, graphs=graphs))):
+        backend = backend_class(m)
+        cross = cross_of(backend)
+        k, v = backend.empty_cache()
+        slots, steps = [k.shape[3]], []
+        for i in range(tokens.shape[1]):
+            logits, k, v = backend.decode_step(tokens[:, i : i + 1], i, k, v, cross)
+            slots.append(k.shape[3])
+            steps.append(logits[0, 0])
+        runs[name] = (np.stack(steps), sorted(set(slots)), backend, cross)
+    return runs
+
+
 def append_without_guard(ids: list[int], token: int) -> bool:
     """Stand-in for echo_edge.loopguard.append_or_stop: the search without the loop guard."""
     ids.append(token)

@@ -31,6 +31,7 @@ from echo_edge.runtime.bundle import GRAPH_INPUTS, read_bundle
 from tests.conftest import (
     CALIBRATION_SENTENCES,
     export_in_worker,
+    growing_and_fixed_steps,
     harmonic,
     synthesize_calibration,
     tiny_config,
@@ -434,10 +435,8 @@ def test_the_decoder_cache_grows_and_gives_the_full_caches_logits(
     """The decoder method takes any cache size (MmDecoderBlock's cache write keeps XNNPACK's
     reshapes to one dynamic dim): the runtime starts at MIN_CACHE_SLOTS and doubles up to
     max_target_len (48 here), with the logits of the full-size cache, at both precisions."""
-    from dataclasses import replace
-
     from echo_edge.export.executorch import MmDecoderBlock, for_xnnpack
-    from echo_edge.runtime.bundle import GROWING_CACHE, MIN_CACHE_SLOTS
+    from echo_edge.runtime.bundle import MIN_CACHE_SLOTS
     from echo_edge.runtime.executorch_backend import ExecuTorchBackend
 
     blocks = for_xnnpack(model).decoder.blocks
@@ -445,23 +444,15 @@ def test_the_decoder_cache_grows_and_gives_the_full_caches_logits(
     x = audio(1.0, seed=4)
     tokens = np.random.default_rng(0).integers(4, 32, size=(1, 40))
     tokens[0, 0] = C.BOS_ID
+    mel, pitch, silence, wave, _ = (t.numpy() for t in encoder_inputs(model, x))
     for precision in ("fp32", "int8"):
         m = read_bundle(bundles[precision])
         assert m.growing_cache, precision
-        fixed_graphs = {**m.graphs, "decoder": {**m.graphs["decoder"]}}
-        del fixed_graphs["decoder"][GROWING_CACHE]
-        growing = ExecuTorchBackend(m)
-        fixed = ExecuTorchBackend(replace(m, graphs=fixed_graphs))
-        mel, pitch, silence, wave, _ = (t.numpy() for t in encoder_inputs(model, x))
-        cross = growing.encode(mel, pitch, silence, wave, np.ones_like(silence))
-        runs = {}
-        for name, backend in (("growing", growing), ("fixed", fixed)):
-            k, v = backend.empty_cache()
-            slots, steps = [k.shape[3]], []
-            for i in range(tokens.shape[1]):
-                logits, k, v = backend.decode_step(tokens[:, i : i + 1], i, k, v, cross)
-                slots.append(k.shape[3])
-                steps.append(logits[0, 0])
-            runs[name] = (np.stack(steps), sorted(set(slots)))
+        runs = growing_and_fixed_steps(
+            ExecuTorchBackend,
+            m,
+            lambda b: b.encode(mel, pitch, silence, wave, np.ones_like(silence)),
+            tokens,
+        )
         assert runs["growing"][1] == [MIN_CACHE_SLOTS, 32, 48] and runs["fixed"][1] == [48]
         assert np.abs(runs["growing"][0] - runs["fixed"][0]).max() < 1e-5, precision

@@ -50,6 +50,7 @@ from echo_edge.runtime.bundle import (
 )
 from tests.conftest import (
     export_in_worker,
+    growing_and_fixed_steps,
     harmonic,
     synthesize_calibration,
     tiny_config,
@@ -607,36 +608,25 @@ def test_the_decoder_cache_grows_and_gives_the_full_caches_logits(
     """The exported decoder takes any cache size: the runtime starts at MIN_CACHE_SLOTS and
     doubles up to max_target_len (48 here), with the logits of the full-size cache; a bundle
     whose manifest lacks the flag keeps the full cache from the first step."""
-    from dataclasses import replace
-
     from echo_edge.runtime.backend import OnnxBackend
-    from echo_edge.runtime.bundle import GROWING_CACHE, MIN_CACHE_SLOTS
+    from echo_edge.runtime.bundle import MIN_CACHE_SLOTS
 
     m = read_bundle(fp32[0])
     assert m.growing_cache and read_bundle(variants["int8-dynamic"]).growing_cache
     proto = onnx.load(str(m.graph_file("decoder")))
     (self_k,) = [i for i in proto.graph.input if i.name == "self_k"]
     assert self_k.type.tensor_type.shape.dim[3].dim_param  # symbolic slot axis
-    fixed_graphs = {**m.graphs, "decoder": {**m.graphs["decoder"]}}
-    del fixed_graphs["decoder"][GROWING_CACHE]
-    growing, fixed = OnnxBackend(m), OnnxBackend(replace(m, graphs=fixed_graphs))
     x = audio(1.0, seed=4)
     mel, pitch, silence, wave, _ = encoder_inputs(model, x)
-    cross = growing.encode(mel, pitch, silence, wave, np.ones_like(silence))
     tokens = np.random.default_rng(0).integers(4, 32, size=(1, 40))
     tokens[0, 0] = C.BOS_ID
-    runs = {}
-    for name, backend in (("growing", growing), ("fixed", fixed)):
-        k, v = backend.empty_cache()
-        slots, steps = [k.shape[3]], []
-        for i in range(tokens.shape[1]):
-            logits, k, v = backend.decode_step(tokens[:, i : i + 1], i, k, v, cross)
-            slots.append(k.shape[3])
-            steps.append(logits[0, 0])
-        runs[name] = (np.stack(steps), sorted(set(slots)))
+    runs = growing_and_fixed_steps(
+        OnnxBackend, m, lambda b: b.encode(mel, pitch, silence, wave, np.ones_like(silence)), tokens
+    )
+    for name, (steps, _, backend, cross) in runs.items():
         # One call over a 20-token prefix fits the cache to it at once.
         logits, k, _ = backend.decode_step(tokens[:, :20], 0, *backend.empty_cache(), cross)
-        assert np.abs(logits[0] - runs[name][0][:20]).max() < 1e-5
+        assert np.abs(logits[0] - steps[:20]).max() < 1e-5
         assert k.shape[3] == (32 if name == "growing" else 48)
     assert runs["growing"][1] == [MIN_CACHE_SLOTS, 32, 48] and runs["fixed"][1] == [48]
     assert np.abs(runs["growing"][0] - runs["fixed"][0]).max() < 1e-5
