@@ -35,13 +35,19 @@ def test_align_writes_each_words_times_and_keeps_rows_it_cannot_align(
     # 0.1 s cannot hold a sentence's tokens: no alignment, the row is kept without words.
     sf.write(tmp_path / "wav" / "short.wav", speech[0].audio[: SAMPLE_RATE // 10], SAMPLE_RATE)
     rows.append({"audio": "wav/short.wav", "text": speech[0].text})
+    (tmp_path / "wav" / "broken.wav").write_text("not audio")  # unreadable: kept, no words
+    rows.append({"audio": "wav/broken.wav", "text": "broken"})
     (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "aligned" / "out.jsonl"
     args = ["data", "align", "--data", str(tmp_path / "in.jsonl"), "--out", str(out)]
     assert main([*args, "--threads", "1"]) == 0
-    capsys.readouterr()
+    said = capsys.readouterr()
+    assert "aligned 2 of 4 rows" in said.out
+    warning = said.err.strip().splitlines()
+    assert len(warning) == 1 and "1 rows with unreadable audio kept" in warning[0]
     got = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(got) == 3 and "words" not in got[2]
+    assert len(got) == 4 and "words" not in got[2] and "words" not in got[3]
+    assert got[3] == {**rows[3], "audio": "../wav/broken.wav"}
     for row, utt, written in zip(rows, speech, got):
         assert {k: v for k, v in written.items() if k not in ("audio", "words")} == {
             k: v for k, v in row.items() if k != "audio"

@@ -5,11 +5,11 @@ on a bundle's encoder (the shipped one by default), and the row gets "words": on
 [start, end] in seconds per word of its normalised text. Training's --cut-prob uses them to
 cut an item between two words (data.SpeechDataset): a stream's endpointer cuts long
 utterances at short pauses, often inside a sentence, and a model trained on whole sentences
-only reads those halves worse than the sentence (bench/results/model-compare-s13).
+only reads those halves worse than the sentence (bench/results/cut-halves).
 
-A row that cannot be aligned (no CTC head, more tokens than frames, a text whose words the
-alignment does not give back one for one) is written without "words" and counted; its audio
-and text are kept, and nothing else of the row changes.
+A row that cannot be aligned (unreadable audio, no CTC head, more tokens than frames, a text
+whose words the alignment does not give back one for one) is written without "words" and
+counted; its audio and text are kept, and nothing else of the row changes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +62,7 @@ def run_align(args: argparse.Namespace) -> int:
     """`echo-edge data align`: exit 0 when written (some rows may lack words), 2 if no rows."""
     from tqdm import tqdm
 
-    from echo_edge.audio import load_audio
+    from echo_edge.audio import AudioError, load_audio
     from echo_edge.data import NoRowsError, read_manifest
     from echo_edge.runtime import Recognizer
     from echo_edge.tokenizer import EchoTokenizer
@@ -82,19 +81,25 @@ def run_align(args: argparse.Namespace) -> int:
     tokenizer = EchoTokenizer.from_file(Path(recognizer.manifest.path) / "tokenizer.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     base = out.resolve().parent
-    aligned = 0
+    aligned, unreadable = 0, []
     tmp = out.with_name(out.name + ".partial")
     with open(tmp, "w", encoding="utf-8") as f:
         for row in tqdm(rows, desc="align", unit="row", disable=not sys.stderr.isatty()):
-            spans = word_spans(recognizer, tokenizer, load_audio(row["audio"]), row["text"])
+            try:
+                samples = load_audio(row["audio"])
+            except AudioError as e:
+                unreadable.append(str(e))
+                spans = None
+            else:
+                spans = word_spans(recognizer, tokenizer, samples, row["text"])
             written = {**row, "audio": os.path.relpath(row["audio"], base)}
             if spans is not None:
                 written["words"] = spans
                 aligned += 1
             f.write(json.dumps(written) + "\n")
     tmp.replace(out)
+    if unreadable:
+        print(f"echo-edge: warning: {len(unreadable)} rows with unreadable audio kept without "
+              f"word times (first: {unreadable[0]})", file=sys.stderr)  # fmt: skip
     print(f"aligned {aligned} of {len(rows)} rows -> {out}")
     return 0
-
-
-__all__: Sequence[str] = ("add_align_args", "run_align", "word_spans")
