@@ -103,7 +103,7 @@ class BmmAttention(Attention):
 
 
 class MmDecoderBlock(DecoderBlock):
-    """A decoder block whose cache write is a 2-D matmul between views with one dynamic
+    """A decoder block whose cache write is one batched matmul between views with one dynamic
     dimension each, so the decoder's cache can grow (dynamic slots C) under XNNPACK.
 
     The einsum "lc,bhld->bhcd" exports as views of (1, C, L)-sized operands, and XNNPACK's
