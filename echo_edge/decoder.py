@@ -2,8 +2,9 @@
 
 `decode_step` is the only decoder implementation: training runs it once over the whole
 teacher-forced sequence (offset 0, a cache of that length), greedy generation runs it a token
-at a time, and every exporter traces it. The self-attention cache is a fixed-size tensor
-written at [offset, offset + L) — static shapes, no hooks, no concatenation.
+at a time, and every exporter traces it. The self-attention cache is an explicit tensor of C
+slots written at [offset, offset + L) by a one-hot blend — no hooks, no concatenation; any
+C > offset + L - 1 gives the same logits, so searches start small and grow it (`fit_cache`).
 """
 
 from __future__ import annotations

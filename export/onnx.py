@@ -336,9 +336,11 @@ def export_onnx(
         graph_precision = "fp32" if graph == "frontend" else precision
         set_metadata(out_dir / name, metadata_props(model, graph, graph_precision))
         kept = len(stem_nodes.get(graph, [])) if precision != "fp32" else 0
-        # The outputs the written graph has (fp32_graphs of an older bundle may lack the CTC one).
-        ctc = CTC_OUTPUT in output_names(out_dir / name)
-        extra = {GROWING_CACHE: growing_cache(out_dir / name)} if graph == "decoder" else {}
+        # What the written graph has (fp32_graphs of an older bundle may lack the CTC output
+        # or the growing cache).
+        written = onnx.load(str(out_dir / name), load_external_data=False).graph
+        ctc = CTC_OUTPUT in output_names(written)
+        extra = {GROWING_CACHE: growing_cache(written)} if graph == "decoder" else {}
         graphs[graph] = graph_spec(
             graph, name, ctc, precision=graph_precision, opset=OPSET, fp32_nodes=kept, **extra
         )
@@ -353,17 +355,16 @@ def export_onnx(
     return BackendExport(files, graphs, exporter_versions(), quantization)
 
 
-def growing_cache(path: Path) -> bool:
-    """Whether a saved decoder graph's self_k slot axis is symbolic (fp32_graphs of a bundle
-    from before the growing cache have it fixed at max_target_len)."""
-    graph = onnx.load(str(path), load_external_data=False).graph
+def growing_cache(graph: onnx.GraphProto) -> bool:
+    """Whether a decoder graph's self_k slot axis is symbolic (fp32_graphs of a bundle from
+    before the growing cache have it fixed at max_target_len)."""
     (self_k,) = [i for i in graph.input if i.name == "self_k"]
     return bool(self_k.type.tensor_type.shape.dim[3].dim_param)
 
 
-def output_names(path: Path) -> list[str]:
-    """The output names of a saved ONNX graph, in order."""
-    return [o.name for o in onnx.load(str(path), load_external_data=False).graph.output]
+def output_names(graph: onnx.GraphProto) -> list[str]:
+    """The output names of an ONNX graph, in order."""
+    return [o.name for o in graph.output]
 
 
 def exporter_versions() -> dict[str, str]:
