@@ -84,6 +84,11 @@ class StreamOptions:
     # Quiet that ends an utterance past long_utterance_seconds (at least one frame, at most
     # trailing_silence_seconds).
     short_pause_seconds: float = 0.14
+    # After an utterance that a short pause ended, until trailing_silence_seconds have passed
+    # since its last loud frame (while it would still be open without the short-pause rule),
+    # a voiced frame above the stop threshold counts as active, as it would inside the
+    # utterance: the rest of a sentence under noise is not held to the start threshold.
+    resume_after_short_pause: bool = False
     # Audio kept after the last loud frame in a final (all of a shorter pause).
     end_pad_seconds: float = 0.2
     # Longer utterances are cut (a final) at the quietest point of their last few seconds
@@ -313,6 +318,10 @@ class FrameBuffer:
         self.first += n
         self.size = keep
 
+    def mark_active(self, frame: int) -> None:
+        """Count a held frame as voice-active."""
+        self.active[frame - self.first] = True
+
     def active_frames(self, start: int, end: int) -> int:
         """How many frames in [start, end) are voice-active."""
         a, b = max(start - self.first, 0), min(end - self.first, self.size)
@@ -385,6 +394,7 @@ class Stream:
         self._in_speech = not opts.endpointing
         self._start = 0  # first frame of the open utterance
         self._last_loud = 0  # last frame above the stop threshold
+        self._resume_until = 0  # frames before this start at the stop threshold (see options)
         self._last_partial = 0
         self._prefix: tuple[int, ...] = ()  # the last partial's tokens (partials only)
         self._utterance = 0
@@ -472,18 +482,24 @@ class Stream:
         threshold = np.maximum(  # (k,) dBFS: above the floor, and never below the absolute limit
             self._floor.update(block.energy) + opts.noise_margin_db, opts.start_threshold_dbfs
         )
-        active = (block.energy >= threshold) & (block.pitch[2] >= opts.voicing_threshold)
+        voiced = block.pitch[2] >= opts.voicing_threshold  # (k,)
+        active = (block.energy >= threshold) & voiced
         loud = block.energy >= threshold - opts.stop_hysteresis_db  # (k,)
+        resumed = loud & voiced  # active while a short-pause end may resume (k,)
         self._frames.append(block, active)
         self.stats.vad_seconds += time.perf_counter() - t0
         results = []
         for i in range(block.energy.shape[0]):
             frame = block.first + i
             if not self._in_speech:
+                on = bool(active[i])
+                if not on and frame < self._resume_until and resumed[i]:
+                    self._frames.mark_active(frame)
+                    on = True
                 if len(self._recent) == self._recent.maxlen:
                     self._voiced_count -= self._recent[0]
-                self._recent.append(bool(active[i]))
-                self._voiced_count += bool(active[i])
+                self._recent.append(on)
+                self._voiced_count += on
                 if self._voiced_count >= self._min_voiced:
                     first = frame + 1 - len(self._recent) - self._pre_roll
                     self._open(max(self._frames.first, first), frame)
@@ -497,6 +513,8 @@ class Stream:
             ):
                 # End inside the pause: end_pad_seconds (or all of a short pause) after speech.
                 end = self._last_loud + 1 + min(self._end_pad, quiet)
+                if quiet < self._trailing and opts.resume_after_short_pause:
+                    self._resume_until = self._last_loud + 1 + self._trailing
                 results += self._final(end, reopen=False)
             elif frame + 1 - self._start >= self._max:
                 # No pause ended it: cut at the quietest point of the last few seconds (in the

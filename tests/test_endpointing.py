@@ -246,3 +246,29 @@ def test_noise_without_voiced_speech_gives_no_text(recognizer, rng, options) -> 
     stream = recognizer.create_stream(StreamOptions(partial_interval_seconds=0.2, **options))
     assert feed_randomly(stream, x, rng) == []
     assert stream.stats.decoder_calls == 0
+
+
+def test_a_quieter_tail_after_a_short_pause_end_is_resumed(recognizer, rng) -> None:
+    """Under white noise: 3 s of speech 20 dB over it, a 0.2 s pause (a short-pause end), then
+    1 s of voice 8 dB over the noise (above the stop threshold, under the start threshold).
+    The tail is lost unless resume_after_short_pause lets it start at the stop threshold; after
+    a pause longer than the trailing silence it does not start either way."""
+    sr = C.SAMPLE_RATE
+    floor = -30.0
+
+    def scene(pause: float) -> np.ndarray:
+        loud = at_dbfs(syllabic(3.0, seed=7), floor + 20.0)
+        tail = at_dbfs(harmonic(1.0, seed=11, gaps=False), floor + 8.0)
+        gap = np.zeros(int(pause * sr), np.float32)
+        x = np.concatenate(
+            [np.zeros(sr, np.float32), loud, gap, tail, np.zeros(3 * sr // 2, np.float32)]
+        )
+        return x + at_dbfs(noise(len(x) / sr, "white", seed=12), floor)
+
+    options = dict(long_utterance_seconds=2.0, max_utterance_seconds=15.0)
+    short = scene(0.2)
+    assert [r.end < 4.3 for r in finals(recognizer, short, rng, **options)] == [True]
+    first, second = finals(recognizer, short, rng, resume_after_short_pause=True, **options)
+    assert first.end < 4.3 and second.start == pytest.approx(first.end, abs=0.3)
+    assert second.end >= 5.1, second  # the tail (4.2-5.2 s) is inside the second final
+    assert len(finals(recognizer, scene(0.8), rng, resume_after_short_pause=True, **options)) == 1
