@@ -19,7 +19,7 @@ from echo_edge.decoder import Decoder
 from echo_edge.loopguard import append_or_stop
 from echo_edge.runtime import decoding as runtime_decoding
 from echo_edge.runtime.backend import CrossAttention
-from echo_edge.runtime.bundle import MIN_CACHE_SLOTS
+from echo_edge.runtime.bundle import first_slots
 from echo_edge.runtime.ctc import CtcPrefixScorer, PrefixState, joint_step
 from echo_edge.runtime.decoding import log_softmax
 from echo_edge.runtime.lm import LMUnavailable, WordLM, default_lm
@@ -73,7 +73,7 @@ def start_cache(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The caches a search starts with: MIN_CACHE_SLOTS slots (at most max_target_len), grown
     by Decoder.fit_cache as tokens come, as the runtime's searches do."""
-    return decoder.empty_cache(batch, min(MIN_CACHE_SLOTS, decoder.config.max_target_len), device)
+    return decoder.empty_cache(batch, first_slots(decoder.config.max_target_len), device)
 
 
 @torch.no_grad()

@@ -22,8 +22,8 @@ from echo_edge.runtime.bundle import (
     GRAPH_INPUTS,
     GRAPHS,
     MANIFEST_NAME,
-    MIN_CACHE_SLOTS,
     Manifest,
+    first_slots,
     grown_slots,
 )
 
@@ -98,7 +98,7 @@ class Backend:
         # The first C of a search: MIN_CACHE_SLOTS where the graph lets caches grow.
         self.start_slots = self.cache_shape[3]
         if manifest.growing_cache:
-            self.start_slots = min(MIN_CACHE_SLOTS, self.start_slots)
+            self.start_slots = first_slots(self.start_slots)
 
     def run(self, graph: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Run one graph on named inputs -> its outputs in `outputs(graph)` order."""

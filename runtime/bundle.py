@@ -100,6 +100,12 @@ GROWING_CACHE = "growing_cache"
 MIN_CACHE_SLOTS = 16
 
 
+def first_slots(cap: int) -> int:
+    """The slot count a growing cache starts a search with: MIN_CACHE_SLOTS, at most `cap`
+    (max_target_len)."""
+    return min(MIN_CACHE_SLOTS, cap)
+
+
 def grown_slots(have: int, slots: int, cap: int) -> int:
     """The slot count a cache of `have` slots grows to so that it holds `slots`: doubled until
     it does, at most `cap` (max_target_len); `have` when it already holds them."""
