@@ -1,5 +1,5 @@
 #!/bin/bash
-# Next (not run yet): stage 8's recipe (bench/results/model-compare-s12/train.sh) from stage 8
+# Run in session 18 (bench/results/model-compare-s18): stage 8's recipe (bench/results/model-compare-s12/train.sh) from stage 8
 # with --cut-prob 0.3 on the aligned manifests of corpus.sh; 2 000 steps. Across sittings:
 # `train-full.sh --resume` continues from runs/s18-cut's last checkpoint. runs/init-s8 = the
 # config.json, model.safetensors and tokenizer.json of echo_edge/assets.
