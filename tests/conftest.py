@@ -95,7 +95,8 @@ def rng() -> np.random.Generator:
 def growing_and_fixed_steps(backend_class, manifest, cross_of, tokens: np.ndarray) -> dict:
     """Step-by-step decoding of `tokens` (1, L) on a bundle as its manifest says (the growing
     cache) and with the GROWING_CACHE flag removed (the full cache from the first step):
-    {"growing"|"fixed": (logits (L, V), sorted slot counts seen)}. `cross_of(backend)` encodes."""
+    {"growing"|"fixed": (logits (L, V), sorted slot counts seen, backend, cross)}.
+    `cross_of(backend)` encodes."""
     from dataclasses import replace
 
     from echo_edge.runtime.bundle import GROWING_CACHE
